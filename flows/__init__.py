@@ -1,0 +1,1 @@
+"""groves: flows."""

@@ -1,0 +1,344 @@
+"""The ``groves`` command line: run the pipeline, make demo data, report, clear, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Demo and test data.")
+app.add_typer(data_app, name="data")
+console = Console()
+err = Console(stderr=True)
+DEBUG = False
+
+DEMO_STOCKS = 3
+DEMO_DAYS = 20
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The first start of the embedded server migrates its database: give it time.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _ints(value: str | None) -> tuple[int, ...] | None:
+    items = _csv(value)
+    if items is None:
+        return None
+    try:
+        return tuple(int(v) for v in items)
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """groves: distributed random-forest forecasting of many time series, on Prefect."""
+    global DEBUG
+    DEBUG = debug
+
+
+@app.command()
+def run(
+    local: Annotated[bool, typer.Option("--local", help="Shorthand for --executor local.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="local | lambda", envvar="GROVES_EXECUTOR")
+    ] = "local",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Store: a folder or s3://bucket/prefix (raw/ inside).", envvar="GROVES_STORE"
+        ),
+    ] = "groves-data",
+    stocks: Annotated[
+        str | None, typer.Option(help="Comma-separated stocks (default: all).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default: from the options).")] = None,
+    grid_feat: Annotated[str, typer.Option(help="max_features values.")] = "5,7,9",
+    grid_samp: Annotated[str, typer.Option(help="min_samples_split values.")] = "5,15,25",
+    groves: Annotated[int, typer.Option(help="Groves per grid cell.")] = 3,
+    trees: Annotated[int, typer.Option(help="Trees per grid grove.")] = 100,
+    final_groves: Annotated[int, typer.Option(help="Groves of the final model.")] = 30,
+    final_trees: Annotated[int, typer.Option(help="Trees per final grove.")] = 25,
+    split: Annotated[str, typer.Option(help="chronological | random")] = "chronological",
+    table_format: Annotated[str, typer.Option("--format", help="parquet | csv")] = "parquet",
+    features: Annotated[str, typer.Option(help="lags | indicators")] = "lags",
+    target: Annotated[str, typer.Option(help="change | level")] = "change",
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    tolerate: Annotated[int, typer.Option(help="Complete despite up to N failed stocks.")] = 0,
+    refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
+    max_in_flight: Annotated[int, typer.Option(help="Cap on in-flight Lambda invocations.")] = 900,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to await one invocation's receipt.")
+    ] = 960,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: cores).")
+    ] = None,
+    function_prefix: Annotated[str, typer.Option(help="Lambda function name prefix.")] = "groves-",
+    credentials_block: Annotated[
+        str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the whole pipeline (processing -> grid search -> final model -> timing report)."""
+    _quiet_prefect()
+
+    def go() -> dict[str, Any]:
+        from flows.config import RunConfig
+        from lambda_functions.events import Grid
+
+        kind = "local" if local else executor
+        if kind == "local" and "://" not in data:
+            _ensure_demo_data(Path(data))
+        config = RunConfig(
+            store=data,
+            stocks=tuple(_csv(stocks)) if stocks else None,
+            grid=Grid(max_features=_ints(grid_feat), min_samples_split=_ints(grid_samp)),
+            groves=groves,
+            trees=trees,
+            final_groves=final_groves,
+            final_trees=final_trees,
+            split=split,
+            table_format=table_format,
+            features=features,
+            target=target,
+            seed=seed,
+            executor=kind,
+            run_id=run_id,
+            tolerate=tolerate,
+            refresh=refresh,
+            max_in_flight=max_in_flight,
+            timeout_s=timeout,
+            workers=workers,
+            function_prefix=function_prefix,
+            credentials_block=credentials_block,
+        )
+        return _run_with_progress(config)
+
+    summary = _guard(go)
+    if as_json:
+        console.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
+
+
+def _ensure_demo_data(store: Path) -> None:
+    raw = store / "raw"
+    if raw.is_dir() and any(raw.glob("*_minute_data_with_indicators.csv")):
+        return
+    from flows.demo_data import DEFAULT_SYMBOLS, generate_dataset
+
+    console.print(
+        f"[yellow]No raw data in {raw}: generating the demo set "
+        f"({DEMO_STOCKS} stocks x {DEMO_DAYS} trading days) there.[/]"
+    )
+    generate_dataset(raw, DEFAULT_SYMBOLS[:DEMO_STOCKS], trading_days=DEMO_DAYS, seed=0)
+
+
+def _run_with_progress(config: Any) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows import pipeline
+
+    progress = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    bars = {stage: progress.add_task(stage, total=None, start=False) for stage in pipeline.STAGES}
+    lock = threading.Lock()
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        with lock:
+            progress.start_task(bars[stage])
+            progress.update(bars[stage], completed=done, total=total)
+
+    pipeline.PROGRESS_LISTENERS.append(on_progress)
+    try:
+        with progress:
+            return pipeline.forecast_pipeline(config)
+    finally:
+        pipeline.PROGRESS_LISTENERS.remove(on_progress)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """Per-stock test MSE vs persistence, and the timing totals."""
+    from flows.report import stock_table_rows, timing_rows
+
+    rows = stock_table_rows(summary)
+    table = Table(title=f"run {summary['run_id']}: test MSE vs persistence")
+    for column in rows[0] if rows else ["stock"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    console.print(table)
+    timing = Table(title="timing (s): actual (measured) and sequential (one worker)")
+    for column in (
+        "stage",
+        "actual: invocation",
+        "computation",
+        "I/O",
+        "sequential: computation",
+        "I/O ",
+    ):
+        timing.add_column(column, justify="right")
+    actual = {r["stage"]: r for r in timing_rows(summary, "actual")}
+    sequential = {r["stage"]: r for r in timing_rows(summary, "sequential")}
+    for stage, a in actual.items():
+        s = sequential[stage]
+        timing.add_row(
+            stage,
+            *(
+                f"{v:.2f}"
+                for v in (a["Invocation"], a["Computation"], a["I/O"], s["Computation"], s["I/O"])
+            ),
+        )
+    console.print(timing)
+    executed = sum(summary["executed"].values())
+    reused = sum(summary["reused"].values())
+    console.print(
+        f"wall time {summary['timing']['wall_s']:.1f} s · invocations executed {executed}, "
+        f"reused {reused} · outputs in {summary['store']}/runs/{summary['run_id']}/"
+    )
+
+
+@data_app.command("generate")
+def data_generate(
+    out: Annotated[Path, typer.Option(help="Store folder (files go to OUT/raw/).")] = Path(
+        "groves-data"
+    ),
+    stocks: Annotated[str, typer.Option(help="Comma-separated symbols, or a count.")] = "3",
+    days: Annotated[int, typer.Option(help="Trading days per stock (375 bars a day).")] = DEMO_DAYS,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Generate Kaggle-schema minute data (TA-Lib indicators) for demos and tests."""
+
+    def go() -> list[Path]:
+        from flows.demo_data import generate_dataset, symbol_names
+
+        symbols = symbol_names(int(stocks)) if stocks.isdigit() else _csv(stocks) or []
+        return generate_dataset(out / "raw", symbols, trading_days=days, seed=seed)
+
+    for path in _guard(go):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def report(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    data: Annotated[
+        str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
+    ] = "groves-data",
+) -> None:
+    """Print a finished run's scores and timing tables (from its stored outputs)."""
+
+    def go() -> dict[str, Any]:
+        from flows.stored import load_summary
+
+        return load_summary(data, run_id)
+
+    print_summary(_guard(go))
+
+
+@app.command()
+def clear(
+    run_id: Annotated[str, typer.Argument(help="The run to delete.")],
+    data: Annotated[
+        str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
+    ] = "groves-data",
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
+) -> None:
+    """Delete one run's outputs (never the raw input)."""
+    if not yes:
+        err.print("[red]error:[/] refusing to delete without --yes")
+        raise typer.Exit(code=1)
+
+    def go() -> dict[str, Any]:
+        from flows.config import RunConfig
+        from lambda_functions import clearbuckets
+
+        store = RunConfig(store=data).event_base()["store"]
+        return clearbuckets.lambda_handler({"store": store, "run_id": run_id, "confirm": True})
+
+    receipt = _guard(go)
+    console.print(f"deleted {receipt['result']['deleted']} object(s) of run {run_id}")
+
+
+@app.command("lambda-endpoint")
+def lambda_endpoint(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 9001,
+    concurrency: Annotated[int | None, typer.Option(help="Max invocations in flight.")] = None,
+    fail_first: Annotated[
+        str | None,
+        typer.Option(help="Inject failures: FUNCTION=K[,FUNCTION=K] (first K calls fail)."),
+    ] = None,
+    throttle_first: Annotated[
+        str | None, typer.Option(help="Inject throttling: FUNCTION=K (first K calls answer 429).")
+    ] = None,
+    drop_events: Annotated[float, typer.Option(help="Fraction of Event invokes dropped.")] = 0.0,
+    duplicate_events: Annotated[bool, typer.Option(help="Run each Event invoke twice.")] = False,
+) -> None:
+    """Serve the AWS Lambda Invoke API locally, dispatching to the groves handlers."""
+    from tasks.lambda_endpoint import Faults, run_endpoint
+
+    def pairs(value: str | None) -> dict[str, int]:
+        out = {}
+        for item in _csv(value) or []:
+            name, _, count = item.partition("=")
+            out[name] = int(count or 1)
+        return out
+
+    faults = Faults(
+        fail_first=pairs(fail_first),
+        throttle_first=pairs(throttle_first),
+        drop_event_fraction=drop_events,
+        duplicate_events=duplicate_events,
+    )
+    console.print(f"Lambda Invoke API on http://{host}:{port} (Ctrl-C to stop)")
+    _guard(lambda: run_endpoint(host=host, port=port, concurrency=concurrency, faults=faults))
+
+
+def _guard(fn: Any) -> Any:
+    """Run ``fn``; turn expected errors into one clear line and exit code 1."""
+    from pydantic import ValidationError
+
+    from lambda_functions.errors import GrovesError
+
+    try:
+        return fn()
+    except (GrovesError, ValidationError, ValueError, OSError) as exc:
+        if DEBUG:
+            raise
+        message = str(exc).strip().splitlines()
+        if isinstance(exc, ValidationError):
+            message = [
+                f"invalid option: {e['loc'][-1] if e['loc'] else ''}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        err.print(f"[red]error:[/] {'; '.join(message[:3])}")
+        raise typer.Exit(code=1) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,105 @@
+"""Groves: small random forests, their features, seeds and scores.
+
+The default target is the next minute's change relative to the current TYPPRICE, with the
+lags expressed relative to it too. Trees cannot extrapolate, so a forest fit on price
+levels fails whenever test prices leave the training range (as they do in a
+chronological split); the relative form does not. Predictions are always returned as
+price levels, so aggregation and MSE are the same for both formulations.
+``target="level"`` reproduces the seed's formulation (TYPPRICE and its 10 lags).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestRegressor
+
+from lambda_functions.features import LAGS, PRICE, TARGET
+
+N_JOBS_ENV = "GROVES_N_JOBS"
+
+
+def grove_seed(run_seed: int, stock: str, stage: str, feat: int, samp: int, pred_num: int) -> int:
+    """A grove's random_state, derived from what identifies it (stable across processes)."""
+    text = f"{run_seed}:{stock}:{stage}:{feat}:{samp}:{pred_num}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def resolve_n_jobs(requested: int | None) -> int:
+    """Event value, else $GROVES_N_JOBS, else every CPU (Lambda: all its vCPUs)."""
+    if requested is not None:
+        return requested
+    env = os.environ.get(N_JOBS_ENV)
+    return int(env) if env else -1
+
+
+def feature_matrix(
+    frame: pd.DataFrame, target: str, indicators: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (X as float32, base price as float64) for a processed table."""
+    price = frame[PRICE].to_numpy(dtype=np.float64)
+    lags = frame[list(LAGS)].to_numpy(dtype=np.float64)
+    extra = frame[list(indicators)].to_numpy(dtype=np.float64)
+    if target == "level":
+        x = np.column_stack([price, lags, extra])
+    else:
+        x = np.column_stack([lags - price[:, None], extra])
+    return np.ascontiguousarray(x, dtype=np.float32), price
+
+
+def target_vector(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """What a grove is fit on: the next price level, or the next change."""
+    y = frame[TARGET].to_numpy(dtype=np.float64)
+    return y if target == "level" else y - frame[PRICE].to_numpy(dtype=np.float64)
+
+
+def fit_grove(
+    train: pd.DataFrame,
+    *,
+    target: str,
+    indicators: Sequence[str],
+    feat: int,
+    samp: int,
+    n_estimators: int,
+    random_state: int,
+    n_jobs: int,
+) -> RandomForestRegressor:
+    """Fit one grove (a RandomForestRegressor) on a processed training table."""
+    x, _ = feature_matrix(train, target, indicators)
+    model = RandomForestRegressor(
+        n_estimators=n_estimators,
+        max_features=feat,
+        min_samples_split=samp,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+    model.fit(x, target_vector(train, target))
+    return model
+
+
+def predict_levels(
+    model: RandomForestRegressor, frame: pd.DataFrame, *, target: str, indicators: Sequence[str]
+) -> pd.DataFrame:
+    """Predict next-minute TYPPRICE levels, as a frame with the seed's column."""
+    x, price = feature_matrix(frame, target, indicators)
+    yhat = model.predict(x).astype(np.float64)
+    levels = yhat if target == "level" else price + yhat
+    return pd.DataFrame({TARGET: levels}, index=frame.index)
+
+
+def mse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    actual = np.asarray(actual, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    return float(np.mean((actual - predicted) ** 2))
+
+
+def mean_prediction(preds: Sequence[pd.DataFrame], index: pd.Index) -> np.ndarray:
+    """The mean of several groves' predictions, aligned to ``index``."""
+    stacked = np.column_stack([p[TARGET].reindex(index).to_numpy() for p in preds])
+    if np.isnan(stacked).any():
+        raise ValueError("grove predictions do not cover the evaluation rows")
+    return stacked.mean(axis=1)

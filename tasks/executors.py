@@ -1,0 +1,151 @@
+"""Executors: how a worker invocation is started. One interface, two kinds.
+
+* ``local``: the `lambda_functions` handlers in a pool of local processes, one per core,
+  each fit single-threaded (``GROVES_N_JOBS=1``) so cores are not oversubscribed.
+* ``lambda``: boto3 ``invoke`` with ``InvocationType=Event`` against AWS Lambda (or any
+  endpoint speaking its API, e.g. `tasks.lambda_endpoint`). Throttling (429) is retried
+  by botocore's ``standard`` retry mode with backoff.
+
+Either way the outcome is observed through the receipt the worker writes, never through
+the return value, so both kinds are awaited the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol
+
+from lambda_functions.errors import GrovesError
+
+FUNCTIONS = (
+    "processing",
+    "parampreds",
+    "predmses",
+    "minmse",
+    "trainfull",
+    "testfull",
+    "timingmetrics",
+    "clearbuckets",
+)
+
+
+class Executor(Protocol):
+    """Starts worker invocations; results arrive as receipts in the store."""
+
+    kind: str
+
+    def submit(self, function: str, event: dict[str, Any]) -> Future[Any] | None:
+        """Start one invocation; a local future lets the awaiter fail fast on a crash."""
+
+    def close(self) -> None:
+        """Release the executor's resources."""
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("GROVES_N_JOBS", "1")
+
+
+def _run_handler(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    module = importlib.import_module(f"lambda_functions.{function}")
+    return module.lambda_handler(event, None)
+
+
+class LocalExecutor:
+    """Runs the handlers in a pool of local processes."""
+
+    kind = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+
+    def submit(self, function: str, event: dict[str, Any]) -> Future[Any]:
+        if function not in FUNCTIONS:
+            raise GrovesError(f"unknown worker function {function!r}; expected one of {FUNCTIONS}")
+        return self._pool.submit(_run_handler, function, event)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class LambdaExecutor:
+    """Invokes AWS Lambda functions asynchronously (``InvocationType=Event``)."""
+
+    kind = "lambda"
+
+    def __init__(
+        self,
+        function_prefix: str = "groves-",
+        client: Any = None,
+        credentials_block: str | None = None,
+    ) -> None:
+        self.function_prefix = function_prefix
+        self._client = client
+        self._credentials_block = credentials_block
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = lambda_client(self._credentials_block)
+        return self._client
+
+    def submit(self, function: str, event: dict[str, Any]) -> None:
+        if function not in FUNCTIONS:
+            raise GrovesError(f"unknown worker function {function!r}; expected one of {FUNCTIONS}")
+        response = self.client.invoke(
+            FunctionName=self.function_prefix + function,
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )
+        status = response.get("StatusCode")
+        if status != 202:
+            raise GrovesError(f"Lambda did not accept {function} (HTTP {status}): {response}")
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def lambda_client(credentials_block: str | None = None) -> Any:
+    """A Lambda client: from a prefect-aws ``AwsCredentials`` block if named, else boto3's env.
+
+    ``AWS_ENDPOINT_URL_LAMBDA`` is honoured by boto3 itself. Throttling is retried with
+    backoff by botocore's standard retry mode (up to 10 attempts).
+    """
+    from botocore.config import Config
+
+    config = Config(
+        retries={"max_attempts": 10, "mode": "standard"},
+        max_pool_connections=64,
+        read_timeout=30,
+        connect_timeout=5,
+    )
+    if credentials_block:
+        from prefect_aws import AwsCredentials
+
+        session = AwsCredentials.load(credentials_block).get_boto3_session()
+        return session.client("lambda", config=config)
+    import boto3
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return boto3.client("lambda", region_name=region, config=config)
+
+
+def make_executor(kind: str, **options: Any) -> Executor:
+    """Select an executor by name: ``local`` or ``lambda``."""
+    if kind == "local":
+        return LocalExecutor(workers=options.get("workers"))
+    if kind == "lambda":
+        return LambdaExecutor(
+            function_prefix=options.get("function_prefix", "groves-"),
+            credentials_block=options.get("credentials_block"),
+        )
+    raise GrovesError(f"unknown executor {kind!r}: use 'local' or 'lambda'")

@@ -1,0 +1,443 @@
+"""A local server speaking the AWS Lambda Invoke HTTP API, for development and tests.
+
+The real boto3 Lambda client, created with ``endpoint_url=endpoint.url``, invokes our handlers
+here with no Docker and no AWS: ``POST /2015-03-31/functions/{FunctionName}/invocations``.
+Handlers run in a pool of worker processes, one invocation per process at a time.
+
+Deliberate differences from AWS Lambda:
+
+* Every qualifier (version or alias) runs the same code and reports ``$LATEST``.
+* The concurrency cap counts ``RequestResponse`` and ``Event`` invocations in flight, and an
+  ``Event`` invocation over the cap is answered with 429 instead of being queued, so callers
+  can exercise their throttling and retry path.
+* There is no dead-letter queue and no retry of failed ``Event`` invocations: failures are
+  logged and recorded in :meth:`LocalLambdaEndpoint.stats`.
+* A timed-out ``RequestResponse`` call is answered as Lambda would, but its worker is not
+  killed: it keeps its slot until the handler returns.
+* Workers are started with ``forkserver`` (``spawn`` where that is missing), which re-imports
+  the main module: a script that starts an endpoint needs ``if __name__ == "__main__":``.
+
+``Faults`` injects failures, throttling, lost and duplicated events and delays for
+reliability tests. ``GET /groves/stats`` returns the per-function counters as JSON.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import json
+import logging
+import multiprocessing
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+logger = logging.getLogger(__name__)
+
+GROVES_FUNCTIONS = (
+    "processing", "parampreds", "predmses", "minmse",
+    "trainfull", "testfull", "timingmetrics", "clearbuckets",
+)  # fmt: skip
+DEFAULT_HANDLERS = {name: f"lambda_functions.{name}:lambda_handler" for name in GROVES_FUNCTIONS}
+COUNTERS = ("received", "throttled", "failed", "dropped", "executed", "succeeded")
+_REGION, _ACCOUNT = "us-east-1", "000000000000"
+_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
+_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Faults:
+    """Failures to inject, keyed by function name (with or without the name prefix).
+
+    Attributes:
+        fail_first: The first k invocations of a function raise ``InjectedFault`` unrun.
+        throttle_first: The first k invocations of a function are answered with 429.
+        drop_event_fraction: This fraction of ``Event`` invocations is answered 202, never run.
+        drop_seed: Seed of the RNG choosing which events are dropped.
+        delay_seconds: Sleep this long in the worker before running the handler.
+        duplicate_events: Run every ``Event`` invocation twice, concurrently.
+    """
+
+    fail_first: dict[str, int] = field(default_factory=dict)
+    throttle_first: dict[str, int] = field(default_factory=dict)
+    drop_event_fraction: float = 0.0
+    drop_seed: int = 0
+    delay_seconds: dict[str, float] = field(default_factory=dict)
+    duplicate_events: bool = False
+
+
+class InjectedFault(RuntimeError):
+    """The error raised instead of running a handler when ``Faults.fail_first`` says so."""
+
+
+@dataclass
+class LambdaContext:
+    """A picklable stand-in for the Lambda runtime's context object."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str
+    timeout_s: float = 900.0
+    memory_limit_in_mb: int = 3008
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    deadline: float = 0.0  # epoch seconds, set when the handler starts
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Returns the milliseconds left before the function's timeout."""
+        deadline = self.deadline or time.time() + self.timeout_s
+        return max(0, int((deadline - time.time()) * 1000))
+
+
+def _failure(message: str, error_type: str, **extra: Any) -> str:
+    """Lambda's error object for a failed invocation, as JSON."""
+    return json.dumps({"errorMessage": message, "errorType": error_type, **extra})
+
+
+def _init_worker(environ: dict[str, str], sys_path: list[str]) -> None:
+    """Gives a fresh worker process the parent's environment and import path."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:0] = [entry for entry in sys_path if entry not in sys.path]
+
+
+def _execute(
+    target: str, event: Any, context: LambdaContext, delay_s: float, inject: bool
+) -> tuple[bool, str]:
+    """Runs one invocation in a worker process.
+
+    Returns:
+        ``(True, result JSON)`` or ``(False, Lambda's error object as JSON)``.
+    """
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = context.function_name
+    os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(context.memory_limit_in_mb)
+    context.deadline = time.time() + context.timeout_s
+    try:
+        time.sleep(delay_s)
+        if inject:
+            raise InjectedFault(f"injected failure of {context.function_name}")
+        module, _, attr = target.partition(":")
+        result = getattr(importlib.import_module(module), attr)(event, context)
+    except Exception as exc:
+        stack = traceback.format_tb(exc.__traceback__.tb_next)  # the handler's frames only
+        return False, _failure(str(exc), type(exc).__name__, stackTrace=stack)
+    try:
+        return True, json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        return False, _failure(f"Unable to marshal response: {exc}", "Runtime.MarshalError")
+
+
+def _error(status: int, code: str, message: str, **extra: str) -> Response:
+    """An API error; botocore takes the error code from the x-amzn-ErrorType header."""
+    body = {"Type": "User", "message": message, **extra}
+    return status, {"x-amzn-ErrorType": code}, json.dumps(body).encode()
+
+
+_THROTTLED = _error(429, "TooManyRequestsException", "Rate Exceeded.",
+                    Reason="ReservedFunctionConcurrentInvocationLimitExceeded")  # fmt: skip
+
+
+def _split_name(raw: str) -> tuple[str, str | None]:
+    """Splits a name, partial ARN or ARN (each optionally ``:qualifier``) into name, qualifier."""
+    parts = raw.split(":")
+    if parts[0] == "arn" and len(parts) >= 7:
+        parts = parts[6:]
+    elif len(parts) >= 3 and parts[1] == "function":
+        parts = parts[2:]
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+class LocalLambdaEndpoint:
+    """Serves the Lambda Invoke API on ``host:port`` and runs handlers in worker processes.
+
+    Args:
+        host: Interface to bind.
+        port: TCP port; 0 picks a free one (see ``url``).
+        concurrency: Worker processes and the cap on invocations in flight (default: CPUs).
+        handlers: Function name -> ``"module:attr"`` (default: the eight groves functions).
+        name_prefix: Deployed-name prefix that is stripped, e.g. ``groves-parampreds``.
+        faults: Failures to inject (default: none).
+        timeout_s: The function timeout seen through ``get_remaining_time_in_millis``.
+        env: Variables set in the workers (on top of this process's environment).
+        memory_mb: Reported as ``memory_limit_in_mb``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        concurrency: int | None = None,
+        handlers: dict[str, str] | None = None,
+        name_prefix: str = "groves-",
+        faults: Faults | None = None,
+        timeout_s: float = 900,
+        env: dict[str, str] | None = None,
+        memory_mb: int = 3008,
+    ) -> None:
+        self.host, self.port = host, port
+        self.concurrency = concurrency or os.cpu_count() or 1
+        self.handlers = dict(DEFAULT_HANDLERS if handlers is None else handlers)
+        self.name_prefix, self.timeout_s, self.memory_mb = name_prefix, timeout_s, memory_mb
+        self.env = dict(env or {})
+        self.faults = faults or Faults()
+        self._throttle_left = self._by_function(self.faults.throttle_first)
+        self._fail_left = self._by_function(self.faults.fail_first)
+        self._delay = self._by_function(self.faults.delay_seconds)
+        self._rng = random.Random(self.faults.drop_seed)
+        self._counters = {name: Counter(dict.fromkeys(COUNTERS, 0)) for name in self.handlers}
+        self._errors: list[dict[str, str]] = []
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pool_lock = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def resolve(self, name: str) -> str | None:
+        """Returns the registered function a name refers to, or None."""
+        if name in self.handlers:
+            return name
+        if self.name_prefix and name.startswith(self.name_prefix):
+            stripped = name[len(self.name_prefix) :]
+            return stripped if stripped in self.handlers else None
+        return None
+
+    def _by_function(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {self.resolve(key) or key: value for key, value in values.items()}
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL to give boto3 as ``endpoint_url``."""
+        if self._server is None:
+            raise RuntimeError("endpoint not started")
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    def start(self) -> LocalLambdaEndpoint:
+        """Starts the worker pool and serves HTTP in a background thread."""
+        self._pool = self._new_pool()
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.endpoint = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="lambda-endpoint"
+        )
+        self._thread.start()
+        logger.info("local Lambda endpoint at %s (concurrency %d)", self.url, self.concurrency)
+        return self
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        environ = {"GROVES_N_JOBS": "1", **os.environ, **self.env}
+        return cf.ProcessPoolExecutor(
+            self.concurrency,
+            multiprocessing.get_context(_START_METHOD),
+            initializer=_init_worker,
+            initargs=(environ, sys.path),
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops serving, waits up to ``timeout`` s for running invocations, ends the workers."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._pool is not None:
+            if not self.wait_idle(timeout):
+                logger.warning("stopping with %d invocations in flight", self._in_flight)
+                # ProcessPoolExecutor has no public way to kill busy workers.
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.terminate()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> LocalLambdaEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Blocks until no invocation is in flight; returns False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Returns counters per function, invocations in flight and the last Event failures."""
+        with self._lock:
+            functions = {name: dict(counts) for name, counts in self._counters.items()}
+            errors = list(self._errors)
+            return {"in_flight": self._in_flight, "functions": functions, "errors": errors}
+
+    def invoke(
+        self, request_id: str, raw_name: str, qualifier: str | None, kind: str | None, body: bytes
+    ) -> Response:
+        """Answers one Invoke request (``kind`` is X-Amz-Invocation-Type): status, headers, body."""
+        name, qualifier_in_name = _split_name(raw_name)
+        qualifier = qualifier or qualifier_in_name
+        function = self.resolve(name)
+        if function is None:
+            message = f"Function not found: {raw_name}"
+            return _error(404, "ResourceNotFoundException", message, Message=message)
+        kind = kind or "RequestResponse"
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            return _error(400, "InvalidParameterValueException", f"bad InvocationType {kind}")
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError as exc:
+            message = f"Could not parse request body into json: {exc}"
+            return _error(400, "InvalidRequestContentException", message)
+        with self._lock:
+            counts = self._counters[function]
+            counts["received"] += 1
+            if kind == "DryRun":
+                return 204, {}, b""
+            if self._throttle_left.get(function, 0) > 0 or self._in_flight >= self.concurrency:
+                self._throttle_left[function] = max(0, self._throttle_left.get(function, 0) - 1)
+                counts["throttled"] += 1
+                return _THROTTLED
+            if kind == "Event" and self._rng.random() < self.faults.drop_event_fraction:
+                counts["dropped"] += 1
+                return 202, {}, b""
+            copies = 2 if kind == "Event" and self.faults.duplicate_events else 1
+            self._in_flight += copies
+            inject = self._fail_left.get(function, 0) > 0
+            self._fail_left[function] = max(0, self._fail_left.get(function, 0) - 1)
+        arn = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:{name}"
+        context = LambdaContext(
+            function_name=name,
+            invoked_function_arn=f"{arn}:{qualifier}" if qualifier else arn,
+            aws_request_id=request_id,
+            timeout_s=self.timeout_s,
+            memory_limit_in_mb=self.memory_mb,
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+        )
+        args = (self.handlers[function], event, context, self._delay.get(function, 0.0), inject)
+        outcomes = [self._submit(function, kind, request_id, args) for _ in range(copies)]
+        if kind == "Event":
+            return 202, {}, b""
+        try:
+            ok, payload = outcomes[0].result(timeout=self.timeout_s)
+        except cf.TimeoutError:
+            message = f"{request_id} Task timed out after {self.timeout_s:.2f} seconds"
+            ok, payload = False, _failure(message, "Sandbox.Timedout")
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if not ok:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return 200, headers, payload.encode()
+
+    def _submit(self, function: str, kind: str, request_id: str, args: tuple) -> cf.Future:
+        """Runs ``_execute(*args)`` in the pool; the returned future resolves after accounting."""
+        outcome: cf.Future = cf.Future()
+
+        def finished(future: cf.Future) -> None:
+            try:
+                ok, payload = future.result()
+            except BaseException as exc:  # the worker died or the pool was shut down
+                ok, payload = False, _failure(f"{request_id} Error: {exc!r}", "Runtime.ExitError")
+            with self._idle:
+                counts = self._counters[function]
+                counts["executed"] += 1
+                counts["succeeded" if ok else "failed"] += 1
+                if not ok and kind == "Event":
+                    error = {"function": function, "request_id": request_id, **json.loads(payload)}
+                    logger.warning("Event invocation failed: %s", error)
+                    self._errors = [*self._errors[-99:], error]
+                self._in_flight -= 1
+                self._idle.notify_all()
+            outcome.set_result((ok, payload))
+
+        pool = self._pool
+        assert pool is not None, "endpoint not started"
+        try:
+            future = pool.submit(_execute, *args)
+        except cf.BrokenExecutor:
+            with self._pool_lock:
+                if self._pool is pool:
+                    logger.warning("worker pool broken (a worker died); starting a new one")
+                    pool.shutdown(wait=False)
+                    self._pool = self._new_pool()
+            future = self._pool.submit(_execute, *args)
+        future.add_done_callback(finished)
+        return outcome
+
+
+class _Server(ThreadingHTTPServer):
+    endpoint: LocalLambdaEndpoint
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        match = _INVOKE_PATH.fullmatch(url.path)
+        if match is None:
+            self._reply(*_error(404, "UnknownOperationException", f"no route {url.path}"))
+            return
+        qualifier = parse_qs(url.query).get("Qualifier", [None])[0]
+        kind, request_id = self.headers.get("X-Amz-Invocation-Type"), str(uuid.uuid4())
+        response = self.server.endpoint.invoke(request_id, unquote(match[1]), qualifier, kind, body)
+        self._reply(*response, request_id=request_id)
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path.rstrip("/") != "/groves/stats":
+            self._reply(*_error(404, "UnknownOperationException", f"no route {self.path}"))
+            return
+        self._reply(200, {}, json.dumps(self.server.endpoint.stats()).encode())
+
+    def _reply(
+        self, status: int, headers: dict[str, str], body: bytes, request_id: str = ""
+    ) -> None:
+        self.send_response(status)
+        headers = {**headers, "x-amzn-RequestId": request_id or str(uuid.uuid4())}
+        for key, value in {**headers, "Content-Type": "application/json"}.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+def run_endpoint(
+    host: str = "127.0.0.1",
+    port: int = 9001,
+    concurrency: int | None = None,
+    faults: Faults | None = None,
+    **options: Any,
+) -> None:
+    """Serves until Ctrl-C (the ``groves lambda-endpoint`` command).
+
+    Args:
+        host: Interface to bind.
+        port: TCP port.
+        concurrency: Worker processes and in-flight cap (default: CPUs).
+        faults: Failures to inject.
+        **options: Further ``LocalLambdaEndpoint`` arguments (handlers, env, timeout_s, ...).
+    """
+    endpoint = LocalLambdaEndpoint(host, port, concurrency, faults=faults, **options).start()
+    print(f"Lambda Invoke API at {endpoint.url} (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        endpoint.stop()
