@@ -40,6 +40,8 @@ class RunConfig(BaseModel):
     max_in_flight: int = Field(900, ge=1, le=10000)
     timeout_s: float = Field(960.0, gt=0)
     workers: int | None = Field(None, ge=1, le=256)
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay_s: float = Field(2.0, ge=0)
     tolerate: int = Field(0, ge=0)
     refresh: bool = False
 

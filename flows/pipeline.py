@@ -257,7 +257,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     )
     started = time.time()
     try:
-        chains = _drive_stocks(stocks, inputs)
+        chains = _drive_stocks(config, stocks, inputs)
         failed: dict[str, str] = {}
         stage_results: dict[str, dict[str, dict[str, Any]]] = {}
         for stock, chain in chains.items():
@@ -285,11 +285,17 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
 
 @task(name="report-timing", retries=1, retry_delay_seconds=2)
 def _drive_stocks(
-    stocks: list[str], inputs: dict[str, str], poll_s: float = 0.1
+    config: RunConfig, stocks: list[str], inputs: dict[str, str], poll_s: float = 0.1
 ) -> dict[str, list[PrefectFuture[Any]]]:
     """Move every stock through the stages on its own: submit a stock's next stage as soon
     as its previous one completes, and stop a stock's chain at its first failure."""
-    chains = {stock: [run_stage.submit(STAGES[0], stock, inputs[stock])] for stock in stocks}
+    # Exponential backoff with jitter: delay, 4x delay, 16x delay, ...
+    stage_task = run_stage.with_options(
+        retries=config.retries,
+        retry_delay_seconds=[config.retry_delay_s * 4**k for k in range(max(config.retries, 1))],
+        refresh_cache=config.refresh,
+    )
+    chains = {stock: [stage_task.submit(STAGES[0], stock, inputs[stock])] for stock in stocks}
     active = set(stocks)
     while active:
         progressed = False
@@ -302,7 +308,7 @@ def _drive_stocks(
                 active.discard(stock)
                 continue
             stage = STAGES[len(chains[stock])]
-            chains[stock].append(run_stage.submit(stage, stock, inputs[stock]))
+            chains[stock].append(stage_task.submit(stage, stock, inputs[stock]))
         if active and not progressed:
             time.sleep(poll_s)
     return chains

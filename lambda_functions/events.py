@@ -80,8 +80,6 @@ class BaseEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Seed form: a bucket per stock.
-    bucket: str | None = None
     # Our form: one store (s3://bucket/prefix or a folder) and a run id.
     store: str | None = None
     run_id: str = "default"
@@ -115,14 +113,9 @@ class BaseEvent(BaseModel):
             )
         return value
 
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str | None) -> str | None:
-        return None if value is None else safe_part(value, "bucket")
-
     @property
     def seed_mode(self) -> bool:
-        return self.bucket is not None
+        return False
 
     @property
     def fmt(self) -> Literal["parquet", "csv"]:
@@ -142,7 +135,7 @@ class BaseEvent(BaseModel):
 
     @model_validator(mode="after")
     def _location(self) -> BaseEvent:
-        if self.seed_mode and self.store is not None:
+        if getattr(self, "bucket", None) is not None and self.store is not None:
             raise ValueError("give either 'bucket' (the seed's form) or 'store', not both")
         if not self.location_optional and not self.seed_mode and self.store is None:
             raise ValueError(
@@ -164,9 +157,19 @@ class BaseEvent(BaseModel):
 
 
 class StockEvent(BaseEvent):
-    """An event about one stock."""
+    """An event about one stock: in the seed's form, in the stock's own bucket."""
 
+    bucket: str | None = None
     stock: str
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        return None if value is None else safe_part(value, "bucket")
+
+    @property
+    def seed_mode(self) -> bool:
+        return self.bucket is not None
 
     @field_validator("stock")
     @classmethod
@@ -191,7 +194,7 @@ class ProcessingEvent(BaseEvent):
         if any(v is not None for v in seedish):
             if None in seedish or self.file is None:
                 raise ValueError("the seed's form needs 'inbucket', 'outbucket' and 'file'")
-            if self.store is not None or self.bucket is not None:
+            if self.store is not None:
                 raise ValueError("give either 'inbucket'/'outbucket' or 'store', not both")
             safe_part(self.inbucket, "inbucket")
             safe_part(self.outbucket, "outbucket")

@@ -45,7 +45,8 @@ def read_raw(stream: BinaryIO, name: str, indicators: Sequence[str] = ()) -> pd.
     """
     reader = io.BufferedReader(_Raw(stream), buffer_size=_PEEK * 2)
     head = reader.peek(_PEEK)[:_PEEK]
-    columns = _check_header(head, name)
+    header = _check_header(head, name)
+    columns = [c.strip() for c in header]
     wanted = [DATE, PRICE, *indicators]
     missing = [c for c in wanted if c not in columns]
     if missing:
@@ -53,18 +54,24 @@ def read_raw(stream: BinaryIO, name: str, indicators: Sequence[str] = ()) -> pd.
             f"{name}: missing column(s) {missing}; the file has {len(columns)} columns "
             f"(first: {columns[:5]}). Expected the Kaggle schema with 'date' and 'TYPPRICE'"
         )
-    types = {DATE: pa.timestamp("s", tz="UTC"), **{c: pa.float64() for c in wanted[1:]}}
+    # Read by the header's own spelling (it may pad names with spaces), then rename.
+    as_written = {c.strip(): c for c in header}
+    types = {as_written[DATE]: pa.timestamp("s", tz="UTC")}
+    types.update({as_written[c]: pa.float64() for c in wanted[1:]})
     try:
         table = pacsv.read_csv(
             reader,
             read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted, column_types=types, strings_can_be_null=True
+                include_columns=[as_written[c] for c in wanted],
+                column_types=types,
+                strings_can_be_null=True,
             ),
         )
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
         raise InputDataError(_explain_arrow_error(name, str(exc), columns)) from None
     frame = table.to_pandas()
+    frame.columns = [c.strip() for c in frame.columns]
     if frame.empty:
         raise InputDataError(f"{name}: the file has a header but no data rows")
     if frame[DATE].isna().any():
@@ -138,7 +145,7 @@ def _check_header(head: bytes, name: str) -> list[str]:
         raise InputDataError(
             f"{name}: the header is not UTF-8 text; save it as UTF-8 CSV"
         ) from None
-    columns = [c.strip().strip('"') for c in first.split(",")]
+    columns = [c.strip('"') for c in first.split(",")]
     if len(columns) == 1:
         for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
             if sep in first:
@@ -146,7 +153,8 @@ def _check_header(head: bytes, name: str) -> list[str]:
                     f"{name}: columns are separated by {label}, not commas; "
                     "save the file as comma-separated CSV"
                 )
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    stripped = [c.strip() for c in columns]
+    duplicated = sorted({c for c in stripped if stripped.count(c) > 1})
     if duplicated:
         raise InputDataError(f"{name}: duplicated column name(s) {duplicated}; keep one of each")
     return columns

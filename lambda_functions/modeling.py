@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
+from lambda_functions.errors import MissingOutputError
 from lambda_functions.features import LAGS, PRICE, TARGET
 
 N_JOBS_ENV = "GROVES_N_JOBS"
@@ -101,5 +102,8 @@ def mean_prediction(preds: Sequence[pd.DataFrame], index: pd.Index) -> np.ndarra
     """The mean of several groves' predictions, aligned to ``index``."""
     stacked = np.column_stack([p[TARGET].reindex(index).to_numpy() for p in preds])
     if np.isnan(stacked).any():
-        raise ValueError("grove predictions do not cover the evaluation rows")
+        raise MissingOutputError(
+            "grove predictions do not cover the evaluation rows: the processed data changed "
+            "after the groves ran; rerun the run with --refresh"
+        )
     return stacked.mean(axis=1)

@@ -22,6 +22,9 @@ from urllib.parse import urlparse
 
 from lambda_functions.errors import ObjectNotFoundError, StorageError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 BUCKET_ROOT_ENV = "GROVES_BUCKET_ROOT"
 """Where seed-mode bucket names resolve: unset -> S3; a folder or URL -> ``{root}/{bucket}``."""
 
@@ -124,6 +127,7 @@ class LocalStorage(Storage):
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -262,7 +266,16 @@ class S3Storage(Storage):
         keys = [self.prefix + info.key for info in self.list(prefix)]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise StorageError(
+                    f"could not delete {len(errors)} object(s) under {prefix!r} in {self.url}, "
+                    f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
         return len(keys)
 
 
@@ -324,8 +337,21 @@ def bucket_storage(bucket: str) -> Storage:
 def list_buckets(suffix: str) -> list[str]:
     """Names of the seed-mode buckets ending in ``suffix`` (S3 or $GROVES_BUCKET_ROOT)."""
     root = os.environ.get(BUCKET_ROOT_ENV)
-    if root and not root.startswith("s3://"):
+    if root and root.startswith("s3://"):
+        parsed = urlparse(root)
+        prefix = parsed.path.strip("/") + "/" if parsed.path.strip("/") else ""
+        paginator = s3_client().get_paginator("list_objects_v2")
+        names = []
+        for page in paginator.paginate(Bucket=parsed.netloc, Prefix=prefix, Delimiter="/"):
+            for item in page.get("CommonPrefixes", []):
+                name = item["Prefix"][len(prefix) :].rstrip("/")
+                if name.endswith(suffix):
+                    names.append(name)
+        return sorted(names)
+    if root:
         base = Path(root.removeprefix("file://"))
+        if not base.is_dir():
+            raise StorageError(f"{BUCKET_ROOT_ENV}={root!r} is not a folder: create it or unset it")
         return sorted(p.name for p in base.iterdir() if p.is_dir() and p.name.endswith(suffix))
     response = s3_client().list_buckets()
     return sorted(b["Name"] for b in response.get("Buckets", []) if b["Name"].endswith(suffix))

@@ -43,10 +43,14 @@ def fake_aws_env() -> Iterator[None]:
     """Fake AWS credentials and region; no profile, no endpoint override, one core per fit."""
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
-            if name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN",
-                        "AWS_SECURITY_TOKEN", "GROVES_BUCKET_ROOT") or name.startswith(
-                "AWS_ENDPOINT_URL"
-            ):
+            if name in (
+                "AWS_PROFILE",
+                "AWS_DEFAULT_PROFILE",
+                "AWS_REGION",
+                "AWS_SESSION_TOKEN",
+                "AWS_SECURITY_TOKEN",
+                "GROVES_BUCKET_ROOT",
+            ) or name.startswith("AWS_ENDPOINT_URL"):
                 mp.delenv(name, raising=False)
         mp.setenv("AWS_ACCESS_KEY_ID", "testing")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -63,11 +63,12 @@ def expand(
 
     values = {"ImageUri": FAKE_IMAGE_URI, **(parameters or {})}
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    expanded = translator.translate(
-        copy.deepcopy(dict(sam_template)), parameter_values=values, get_managed_policy_map=dict
-    )
-    translator.metrics.publish()  # to the translator's dummy publisher (else it warns at exit)
-    return expanded
+    try:
+        return translator.translate(
+            copy.deepcopy(dict(sam_template)), parameter_values=values, get_managed_policy_map=dict
+        )
+    finally:
+        translator.metrics.publish()  # to its dummy publisher (else it warns when collected)
 
 
 @dataclass(frozen=True)

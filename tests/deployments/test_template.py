@@ -91,23 +91,19 @@ def test_expanded_template_passes_cfn_lint(expanded: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "value", "fragment"),
-    [
-        ("Timeout", 1000, "1000"),
-        ("MaximumRetryAttempts", 3, "3"),
-    ],
+    ("setting", "value"),
+    [("Timeout", 1000), ("MaximumRetryAttempts", 3)],
 )
 def test_cfn_lint_catches_limits_in_the_expansion(
-    sam_template: dict[str, Any], setting: str, value: int, fragment: str
+    sam_template: dict[str, Any], setting: str, value: int
 ) -> None:
     def change(t: dict[str, Any]) -> None:
         glob_fn = t["Globals"]["Function"]
         target = glob_fn["EventInvokeConfig"] if setting == "MaximumRetryAttempts" else glob_fn
         target[setting] = value
 
-    errors, _ = errors_and_warnings(tc.lint(mutated(sam_template, change)))
-    assert errors, f"cfn-lint accepted {setting}={value}"
-    assert any(fragment in e for e in errors), errors
+    errors = [r.message for r in tc.lint(mutated(sam_template, change)) if r.severity == "error"]
+    assert any(re.search(rf"\b{value}\b", e) for e in errors), f"accepted {setting}={value}"
 
 
 def test_sam_expansion_rejects_a_missing_image_uri(sam_template: dict[str, Any]) -> None:

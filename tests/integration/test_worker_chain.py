@@ -146,8 +146,12 @@ def run_chain(kind: str, url: str, log: WriteLog) -> Chain:
     invoke(chain, log, "processing", base)
     for feat, samp in CELLS:
         for n in range(GRID_GROVES):
-            invoke(chain, log, "parampreds", {**base, "feat": feat, "samp": samp,
-                                              "n_estimators": GRID_TREES, "pred_num": n})
+            invoke(
+                chain,
+                log,
+                "parampreds",
+                {**base, "feat": feat, "samp": samp, "n_estimators": GRID_TREES, "pred_num": n},
+            )
     for feat, samp in CELLS:
         invoke(chain, log, "predmses", {**cells, "feat": feat, "samp": samp})
     chain.per_cell_mse = {
@@ -161,7 +165,7 @@ def run_chain(kind: str, url: str, log: WriteLog) -> Chain:
     invoke(chain, log, "testfull", {**base, "groves": FINAL_GROVES})
     invoke(chain, log, "timingmetrics", {"store": url, "run_id": RUN})
     store = chain.store
-    chain.snapshot = {key: store.get_bytes(key) for key in store.keys()}
+    chain.snapshot = {info.key: store.get_bytes(info.key) for info in store.list()}
     return chain
 
 
@@ -189,10 +193,15 @@ def chain(request: pytest.FixtureRequest, chains: dict[str, Chain]) -> Chain:
 
 
 def test_processed_tables_have_lags_target_and_all_rows(chain: Chain) -> None:
-    parts = {s: chain.table(stock_key(f"processed/{s}/{STOCK}.parquet"))
-             for s in ("training", "validation", "testing")}
-    assert {s: len(p) for s, p in parts.items()} == {"training": 952, "validation": 239,
-                                                      "testing": 298}
+    parts = {
+        s: chain.table(stock_key(f"processed/{s}/{STOCK}.parquet"))
+        for s in ("training", "validation", "testing")
+    }
+    assert {s: len(p) for s, p in parts.items()} == {
+        "training": 952,
+        "validation": 239,
+        "testing": 298,
+    }
     for part in parts.values():
         assert list(part.columns) == [PRICE, *LAGS, TARGET]
         assert part.index.name == "date"
@@ -209,16 +218,19 @@ def test_processed_tables_have_lags_target_and_all_rows(chain: Chain) -> None:
 
 
 def test_chronological_split_keeps_time_order(chain: Chain) -> None:
-    train, valid, test = (chain.table(stock_key(f"processed/{s}/{STOCK}.parquet")).index
-                          for s in ("training", "validation", "testing"))
+    train, valid, test = (
+        chain.table(stock_key(f"processed/{s}/{STOCK}.parquet")).index
+        for s in ("training", "validation", "testing")
+    )
     assert train.max() < valid.min()
     assert valid.max() < test.min()
 
 
 def test_random_split_interleaves(chain: Chain) -> None:
     run = "random-split"
-    HANDLERS["processing"]({"store": chain.url, "run_id": run, "stock": STOCK,
-                            "split": "random"}, None)
+    HANDLERS["processing"](
+        {"store": chain.url, "run_id": run, "stock": STOCK, "split": "random"}, None
+    )
     train, valid, test = (
         chain.table(stock_key(f"processed/{s}/{STOCK}.parquet", run))
         for s in ("training", "validation", "testing")
@@ -228,8 +240,10 @@ def test_random_split_interleaves(chain: Chain) -> None:
     assert test.index.min() < train.index.max() and train.index.min() < test.index.max()
     assert test.index.min() < valid.index.max() and valid.index.min() < test.index.max()
     # Same rows as the chronological split, only distributed differently.
-    chrono = pd.concat(chain.table(stock_key(f"processed/{s}/{STOCK}.parquet"))
-                       for s in ("training", "validation", "testing"))
+    chrono = pd.concat(
+        chain.table(stock_key(f"processed/{s}/{STOCK}.parquet"))
+        for s in ("training", "validation", "testing")
+    )
     shuffled = pd.concat([train, valid, test]).sort_index()
     pd.testing.assert_frame_equal(shuffled, chrono, check_freq=False)
 
@@ -252,8 +266,9 @@ def _cell_mse_from_predictions(chain: Chain, feat: int, samp: int) -> float:
 
 def test_predmses_equals_recomputation(chain: Chain) -> None:
     for feat, samp in CELLS:
-        table = pd.read_csv(io.BytesIO(
-            chain.snapshot[stock_key(f"models/params/{cell(feat, samp)}/mse.csv")]))
+        table = pd.read_csv(
+            io.BytesIO(chain.snapshot[stock_key(f"models/params/{cell(feat, samp)}/mse.csv")])
+        )
         assert list(table.columns) == ["feat", "samp", "mse"]
         assert (int(table.feat[0]), int(table.samp[0])) == (feat, samp)
         expected = _cell_mse_from_predictions(chain, feat, samp)
@@ -271,15 +286,19 @@ def test_predmses_all_cells_form_equals_per_cell_form(chain: Chain) -> None:
 
 
 def test_grove_predictions_differ_between_groves(chain: Chain) -> None:
-    one, two = (chain.table(stock_key(f"models/params/feat5_samp5/preds/preds_{n}.parquet"))
-                for n in (0, 1))
+    one, two = (
+        chain.table(stock_key(f"models/params/feat5_samp5/preds/preds_{n}.parquet")) for n in (0, 1)
+    )
     assert not np.array_equal(one[TARGET].to_numpy(), two[TARGET].to_numpy())
 
 
 def test_minmse_picks_the_minimum(chain: Chain) -> None:
     scores = {
-        (f, s): float(pd.read_csv(io.BytesIO(
-            chain.snapshot[stock_key(f"models/params/{cell(f, s)}/mse.csv")])).mse[0])
+        (f, s): float(
+            pd.read_csv(
+                io.BytesIO(chain.snapshot[stock_key(f"models/params/{cell(f, s)}/mse.csv")])
+            ).mse[0]
+        )
         for f, s in CELLS
     }
     best = pd.read_csv(io.BytesIO(chain.snapshot[stock_key("models/optimized/best_params.csv")]))
@@ -307,12 +326,16 @@ def test_minmse_ties_go_to_smallest_feat_then_samp(
     store = chain.store
     for (feat, samp), value in scores.items():
         table = pd.DataFrame({"feat": [feat], "samp": [samp], "mse": [value]})
-        store.put_text(stock_key(f"models/params/{cell(feat, samp)}/mse.csv", run),
-                       table.to_csv(index=False))
-    receipt = HANDLERS["minmse"]({"store": chain.url, "run_id": run, "stock": STOCK,
-                                  "grid": GRID, "groves": GRID_GROVES}, None)
-    best = pd.read_csv(io.BytesIO(store.get_bytes(
-        stock_key("models/optimized/best_params.csv", run))))
+        store.put_text(
+            stock_key(f"models/params/{cell(feat, samp)}/mse.csv", run), table.to_csv(index=False)
+        )
+    receipt = HANDLERS["minmse"](
+        {"store": chain.url, "run_id": run, "stock": STOCK, "grid": GRID, "groves": GRID_GROVES},
+        None,
+    )
+    best = pd.read_csv(
+        io.BytesIO(store.get_bytes(stock_key("models/optimized/best_params.csv", run)))
+    )
     assert (int(best.feat[0]), int(best.samp[0])) == winner
     assert float(best.mse[0]) == scores[winner]
     assert (receipt["result"]["feat"], receipt["result"]["samp"]) == winner
@@ -325,8 +348,10 @@ def test_testfull_scores_against_persistence(chain: Chain) -> None:
     table = pd.read_csv(io.BytesIO(chain.snapshot[stock_key("models/optimized/models/mse.csv")]))
     row = table.iloc[0]
     test = chain.table(stock_key(f"processed/testing/{STOCK}.parquet"))
-    preds = [chain.table(stock_key(f"models/optimized/models/preds/preds_{n}.parquet"))
-             for n in range(FINAL_GROVES)]
+    preds = [
+        chain.table(stock_key(f"models/optimized/models/preds/preds_{n}.parquet"))
+        for n in range(FINAL_GROVES)
+    ]
     mean = np.mean([p[TARGET].to_numpy() for p in preds], axis=0)
     actual = test[TARGET].to_numpy()
     expected_mse = float(np.mean((actual - mean) ** 2))
@@ -351,11 +376,14 @@ def test_trainfull_model_checksum_and_predictions(chain: Chain) -> None:
         model = joblib.load(io.BytesIO(blob))
         assert model.n_estimators == FINAL_TREES
         assert (model.max_features, model.min_samples_split) == (
-            receipt["result"]["feat"], receipt["result"]["samp"])
+            receipt["result"]["feat"],
+            receipt["result"]["samp"],
+        )
         preds = predict_levels(model, test, target="change", indicators=())
         stored = chain.table(stock_key(f"models/optimized/models/preds/preds_{n}.parquet"))
-        np.testing.assert_allclose(preds[TARGET].to_numpy(), stored[TARGET].to_numpy(),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            preds[TARGET].to_numpy(), stored[TARGET].to_numpy(), rtol=0, atol=1e-9
+        )
 
 
 def test_trainfull_is_identical_on_both_storages(chains: dict[str, Chain]) -> None:
@@ -364,23 +392,36 @@ def test_trainfull_is_identical_on_both_storages(chains: dict[str, Chain]) -> No
         key = stock_key(f"models/optimized/models/preds/preds_{n}.parquet")
         pd.testing.assert_frame_equal(local.table(key), s3.table(key), check_exact=True)
         assert local.snapshot[key] == s3.snapshot[key]
-    for relative in [f"processed/{s}/{STOCK}.parquet" for s in ("training", "validation",
-                                                                 "testing")]:
+    for relative in [
+        f"processed/{s}/{STOCK}.parquet" for s in ("training", "validation", "testing")
+    ]:
         assert local.snapshot[stock_key(relative)] == s3.snapshot[stock_key(relative)]
 
 
 def test_same_parampreds_event_gives_identical_bytes(chain: Chain) -> None:
-    event = {"store": chain.url, "run_id": RUN, "stock": STOCK, "feat": 9, "samp": 25,
-             "n_estimators": GRID_TREES, "pred_num": 1}
+    event = {
+        "store": chain.url,
+        "run_id": RUN,
+        "stock": STOCK,
+        "feat": 9,
+        "samp": 25,
+        "n_estimators": GRID_TREES,
+        "pred_num": 1,
+    }
     key = stock_key("models/params/feat9_samp25/preds/preds_1.parquet")
     first = chain.snapshot[key]
     again = HANDLERS["parampreds"](event, None)
     assert chain.store.get_bytes(key) == first
-    assert again["result"]["random_state"] == next(
-        c.receipt for c in chain.calls
-        if c.function == "parampreds" and c.event.get("pred_num") == 1
-        and (c.event["feat"], c.event["samp"]) == (9, 25)
-    )["result"]["random_state"]
+    assert (
+        again["result"]["random_state"]
+        == next(
+            c.receipt
+            for c in chain.calls
+            if c.function == "parampreds"
+            and c.event.get("pred_num") == 1
+            and (c.event["feat"], c.event["samp"]) == (9, 25)
+        )["result"]["random_state"]
+    )
     # A retry (new attempt, other n_jobs) is the same invocation: same bytes again.
     HANDLERS["parampreds"]({**event, "attempt": 2, "n_jobs": 2}, None)
     assert chain.store.get_bytes(key) == first
@@ -442,13 +483,17 @@ def test_outputs_are_where_the_layout_says(chain: Chain) -> None:
     outputs = {c.function: set(c.writes[:-1]) for c in reversed(chain.calls)}  # first calls
     every_cell = next(c for c in chain.calls if c.function == "predmses" and "feat" not in c.event)
     outputs["predmses"] = set(every_cell.writes[:-1])
-    assert outputs["processing"] == {stock_key(f"processed/{s}/{STOCK}.parquet")
-                                     for s in ("training", "validation", "testing")}
-    assert outputs["predmses"] == {stock_key(f"models/params/{cell(f, s)}/mse.csv")
-                                   for f, s in CELLS}
+    assert outputs["processing"] == {
+        stock_key(f"processed/{s}/{STOCK}.parquet") for s in ("training", "validation", "testing")
+    }
+    assert outputs["predmses"] == {
+        stock_key(f"models/params/{cell(f, s)}/mse.csv") for f, s in CELLS
+    }
     assert outputs["minmse"] == {stock_key("models/optimized/best_params.csv")}
-    assert outputs["trainfull"] == {stock_key("models/optimized/models/models/model_0.sav"),
-                                    stock_key("models/optimized/models/preds/preds_0.parquet")}
+    assert outputs["trainfull"] == {
+        stock_key("models/optimized/models/models/model_0.sav"),
+        stock_key("models/optimized/models/preds/preds_0.parquet"),
+    }
     assert outputs["testfull"] == {stock_key("models/optimized/models/mse.csv")}
     # Default mode writes no seed runtimes/*.txt files: receipts carry the timings.
     assert not [k for k in chain.snapshot if k.endswith(".txt")]
@@ -458,8 +503,7 @@ def test_failing_handler_writes_an_error_receipt_then_raises(chain: Chain) -> No
     run = "broken"
     base = {"store": chain.url, "run_id": run, "stock": STOCK}
     HANDLERS["processing"](base, None)
-    HANDLERS["parampreds"]({**base, "feat": 5, "samp": 5, "n_estimators": 3, "pred_num": 0},
-                           None)
+    HANDLERS["parampreds"]({**base, "feat": 5, "samp": 5, "n_estimators": 3, "pred_num": 0}, None)
     event = {**base, "feat": 5, "samp": 5, "grid": GRID, "groves": GRID_GROVES}
     with pytest.raises(MissingOutputError, match="grove 1") as info:
         HANDLERS["predmses"](event, None)
@@ -488,30 +532,44 @@ def test_timingmetrics_writes_the_five_tables(chain: Chain) -> None:
     for name in TIMING_FILES:
         table = timing_table(chain, name)
         assert list(table.index) == [*STAGES, "total"]
-        assert list(table.index) == ["processing", "parampreds", "predmses", "minmse",
-                                     "trainfull", "testfull", "total"]
+        assert list(table.index) == [
+            "processing",
+            "parampreds",
+            "predmses",
+            "minmse",
+            "trainfull",
+            "testfull",
+            "total",
+        ]
         assert list(table.columns) == ["Invocation", "Computation", "I/O"]
         assert np.isfinite(table.to_numpy()).all() and (table.to_numpy() >= 0).all()
         assert (table.loc["processing"] > 0).any()
 
 
 def test_sequential_and_fullparallel_match_the_receipts(chain: Chain) -> None:
-    receipts = [json.loads(v) for k, v in chain.snapshot.items()
-                if k.startswith(f"runs/{RUN}/receipts/") and "/timingmetrics/" not in k]
+    receipts = [
+        json.loads(v)
+        for k, v in chain.snapshot.items()
+        if k.startswith(f"runs/{RUN}/receipts/") and "/timingmetrics/" not in k
+    ]
     sequential = timing_table(chain, "sequential")
     parallel = timing_table(chain, "fullparallel")
     for stage in STAGES:
         rs = [r for r in receipts if r["function"] == stage]
         assert rs, stage
         assert sequential.loc[stage, "Computation"] == pytest.approx(
-            sum(r["compute_ms"] for r in rs), rel=1e-9, abs=1e-9)
+            sum(r["compute_ms"] for r in rs), rel=1e-9, abs=1e-9
+        )
         assert sequential.loc[stage, "I/O"] == pytest.approx(
-            sum(r["read_ms"] + r["write_ms"] for r in rs), rel=1e-9, abs=1e-9)
+            sum(r["read_ms"] + r["write_ms"] for r in rs), rel=1e-9, abs=1e-9
+        )
         assert parallel.loc[stage, "Computation"] == pytest.approx(
-            max(r["compute_ms"] for r in rs), rel=1e-9, abs=1e-9)
+            max(r["compute_ms"] for r in rs), rel=1e-9, abs=1e-9
+        )
     assert len([r for r in receipts if r["function"] == "parampreds"]) == len(CELLS) * 2
     assert sequential.loc["total"].to_numpy() == pytest.approx(
-        sequential.loc[list(STAGES)].sum().to_numpy(), rel=1e-9)
+        sequential.loc[list(STAGES)].sum().to_numpy(), rel=1e-9
+    )
     actual = timing_table(chain, "actual")
     for stage in STAGES:
         rs = [r for r in receipts if r["function"] == stage]
@@ -529,21 +587,25 @@ def test_clearbuckets_deletes_the_run_but_never_raw(chain: Chain) -> None:
     copied = 0
     for key, data in chain.snapshot.items():
         if key.startswith(main_prefix):
-            store.put_bytes(f"runs/{doomed}/" + key[len(main_prefix):], data)
+            store.put_bytes(f"runs/{doomed}/" + key[len(main_prefix) :], data)
             copied += 1
-    before = {k: store.get_bytes(k) for k in store.keys()}
-    receipt = HANDLERS["clearbuckets"]({"store": chain.url, "run_id": doomed, "confirm": True},
-                                       None)
+    before = {i.key: store.get_bytes(i.key) for i in store.list()}
+    receipt = HANDLERS["clearbuckets"](
+        {"store": chain.url, "run_id": doomed, "confirm": True}, None
+    )
     assert receipt["status"] == "ok"
     assert receipt["result"] == {"deleted": copied, "prefix": f"runs/{doomed}/"}
-    after = {k: store.get_bytes(k) for k in store.keys()}
+    after = {i.key: store.get_bytes(i.key) for i in store.list()}
     # Only the clearbuckets receipt remains of the doomed run.
     assert [k for k in after if k.startswith(f"runs/{doomed}/")] == [
-        f"runs/{doomed}/receipts/clearbuckets/_run/clearbuckets.json"]
+        f"runs/{doomed}/receipts/clearbuckets/_run/clearbuckets.json"
+    ]
     untouched = {k: v for k, v in before.items() if not k.startswith(f"runs/{doomed}/")}
     assert {k: v for k, v in after.items() if not k.startswith(f"runs/{doomed}/")} == untouched
     assert [k for k in after if k.startswith("raw/")] == [
-        "raw/RELIANCE_minute_data_with_indicators.csv", "raw/TCS_minute_data_with_indicators.csv"]
+        "raw/RELIANCE_minute_data_with_indicators.csv",
+        "raw/TCS_minute_data_with_indicators.csv",
+    ]
 
 
 def test_clearbuckets_needs_confirmation(chain: Chain) -> None:

@@ -35,8 +35,14 @@ SEED_EVENTS: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
     ),
     "parampreds": (
         ParampredsEvent,
-        {"bucket": BUCKET, "stock": STOCK, "feat": 5, "samp": 15, "n_estimators": 100,
-         "pred_num": 0},
+        {
+            "bucket": BUCKET,
+            "stock": STOCK,
+            "feat": 5,
+            "samp": 15,
+            "n_estimators": 100,
+            "pred_num": 0,
+        },
     ),
     "predmses": (PredmsesEvent, {"bucket": BUCKET, "stock": STOCK}),
     "minmse": (MinmseEvent, {"bucket": BUCKET, "stock": STOCK}),
@@ -53,29 +59,57 @@ SEED_EVENTS: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
 EXTENDED_EVENTS: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
     "processing": (
         ProcessingEvent,
-        {"store": STORE, "run_id": "r1", "stock": "M&M", "split": "random",
-         "table_format": "csv", "attempt": 2, "invoked_at": 1.7e9},
+        {
+            "store": STORE,
+            "run_id": "r1",
+            "stock": "M&M",
+            "split": "random",
+            "table_format": "csv",
+            "attempt": 2,
+            "invoked_at": 1.7e9,
+        },
     ),
     "processing-file": (ProcessingEvent, {"store": STORE, "file": RAW}),
     "parampreds": (
         ParampredsEvent,
-        {"store": STORE, "run_id": "r1", "stock": "TCS", "feat": 9, "samp": 25,
-         "n_estimators": 10, "pred_num": 999, "seed": 7, "n_jobs": 1, "input_id": "etag-1"},
+        {
+            "store": STORE,
+            "run_id": "r1",
+            "stock": "TCS",
+            "feat": 9,
+            "samp": 25,
+            "n_estimators": 10,
+            "pred_num": 999,
+            "seed": 7,
+            "n_jobs": 1,
+            "input_id": "etag-1",
+        },
     ),
     "parampreds-indicators": (
         ParampredsEvent,
-        {"store": STORE, "stock": "TCS", "feat": 23, "samp": 2, "pred_num": 0,
-         "features": "indicators"},
+        {
+            "store": STORE,
+            "stock": "TCS",
+            "feat": 23,
+            "samp": 2,
+            "pred_num": 0,
+            "features": "indicators",
+        },
     ),
     "parampreds-level": (
         ParampredsEvent,
-        {"store": STORE, "stock": "TCS", "feat": 11, "samp": 5, "pred_num": 0,
-         "target": "level"},
+        {"store": STORE, "stock": "TCS", "feat": 11, "samp": 5, "pred_num": 0, "target": "level"},
     ),
     "predmses-cell": (
         PredmsesEvent,
-        {"store": STORE, "stock": "TCS", "feat": 5, "samp": 5,
-         "grid": {"max_features": [5, 9], "min_samples_split": [5, 25]}, "groves": 2},
+        {
+            "store": STORE,
+            "stock": "TCS",
+            "feat": 5,
+            "samp": 5,
+            "grid": {"max_features": [5, 9], "min_samples_split": [5, 25]},
+            "groves": 2,
+        },
     ),
     "predmses-all": (
         PredmsesEvent,
@@ -83,20 +117,22 @@ EXTENDED_EVENTS: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
     ),
     "minmse": (
         MinmseEvent,
-        {"store": STORE, "stock": "TCS", "features": "indicators",
-         "indicators": ["RSI14", "MFI"], "grid": {"max_features": [12]}},
+        {
+            "store": STORE,
+            "stock": "TCS",
+            "features": "indicators",
+            "indicators": ["RSI14", "MFI"],
+            "grid": {"max_features": [12]},
+        },
     ),
     "trainfull": (
         TrainfullEvent,
-        {"store": STORE, "stock": "TCS", "pred_num": 3, "feat": 7, "samp": 15,
-         "compress": 0},
+        {"store": STORE, "stock": "TCS", "pred_num": 3, "feat": 7, "samp": 15, "compress": 0},
     ),
     "testfull": (TestfullEvent, {"store": STORE, "stock": "TCS", "groves": 3}),
     "timingmetrics": (TimingmetricsEvent, {"store": STORE, "run_id": "r1"}),
     "clearbuckets": (ClearbucketsEvent, {"store": STORE, "run_id": "r1", "confirm": True}),
-    "clearbuckets-seed": (
-        ClearbucketsEvent, {"confirm": True, "buckets": ["tcs-ds5110s3bucket"]}
-    ),
+    "clearbuckets-seed": (ClearbucketsEvent, {"confirm": True, "buckets": ["tcs-ds5110s3bucket"]}),
 }
 
 
@@ -149,8 +185,9 @@ def test_extended_values_are_kept() -> None:
     cell = parse_event(PredmsesEvent, EXTENDED_EVENTS["predmses-cell"][1])
     assert cell.cells == [(5, 5)]
     assert cell.grid.cells == [(5, 5), (5, 25), (9, 5), (9, 25)]
-    every = parse_event(PredmsesEvent, {**EXTENDED_EVENTS["predmses-cell"][1],
-                                        "feat": None, "samp": None})
+    every = parse_event(
+        PredmsesEvent, {**EXTENDED_EVENTS["predmses-cell"][1], "feat": None, "samp": None}
+    )
     assert every.cells == every.grid.cells
 
 
@@ -192,19 +229,21 @@ def test_missing_field_is_named(model: type[BaseEvent], event: dict[str, Any], f
     rejects(model, event, f"{field}: Field required")
 
 
-@pytest.mark.parametrize(
-    "model", [ParampredsEvent, PredmsesEvent, MinmseEvent, TrainfullEvent, TestfullEvent]
-)
-def test_missing_location_is_explained(model: type[BaseEvent]) -> None:
-    event = {"stock": STOCK, "feat": 5, "samp": 5, "pred_num": 0}
-    if model is not ParampredsEvent:
-        event = {"stock": STOCK, "pred_num": 0} if model is TrainfullEvent else {"stock": STOCK}
-    rejects(model, event, "missing location", "store", "bucket")
+@pytest.mark.parametrize("name", ["parampreds", "predmses", "minmse", "trainfull", "testfull"])
+def test_missing_location_is_explained(name: str) -> None:
+    model, event = SEED_EVENTS[name]
+    without_bucket = {k: v for k, v in event.items() if k != "bucket"}
+    rejects(model, without_bucket, "missing location", "store", "bucket")
 
 
 def test_processing_missing_fields() -> None:
-    rejects(ProcessingEvent, {"inbucket": "ds5110s3", "outbucket": BUCKET},
-            "inbucket", "outbucket", "file")
+    rejects(
+        ProcessingEvent,
+        {"inbucket": "ds5110s3", "outbucket": BUCKET},
+        "inbucket",
+        "outbucket",
+        "file",
+    )
     rejects(ProcessingEvent, {"store": STORE}, "stock")
     rejects(ProcessingEvent, {}, "missing location")
 
@@ -217,8 +256,11 @@ def test_processing_missing_fields() -> None:
         (ProcessingEvent, {**SEED_EVENTS["processing"][1], "bucket_name": "x"}, "bucket_name"),
         (TimingmetricsEvent, {"type": "timingmetrics"}, "type"),
         (ClearbucketsEvent, {"confirm": True, "everything": True}, "everything"),
-        (PredmsesEvent, {"store": STORE, "stock": STOCK, "grid": {"max_feat": [5]}},
-         "grid.max_feat"),
+        (
+            PredmsesEvent,
+            {"store": STORE, "stock": STOCK, "grid": {"max_feat": [5]}},
+            "grid.max_feat",
+        ),
     ],
 )
 def test_unknown_field_is_named(model: type[BaseEvent], event: dict[str, Any], field: str) -> None:
@@ -247,8 +289,11 @@ def test_unknown_field_is_named(model: type[BaseEvent], event: dict[str, Any], f
         (ParampredsEvent, {"feat": 12, "target": "level"}, ("larger than the 11 features",)),
         (ParampredsEvent, {"run_id": "a/b"}, ("run_id:",)),
         (ParampredsEvent, {"indicators": ["RSI14"]}, ("indicators",)),
-        (ParampredsEvent, {"features": "indicators", "indicators": ["close"]},
-         ("indicators:", "close")),
+        (
+            ParampredsEvent,
+            {"features": "indicators", "indicators": ["close"]},
+            ("indicators:", "close"),
+        ),
     ],
 )
 def test_invalid_value_is_named(
@@ -258,12 +303,21 @@ def test_invalid_value_is_named(
 
 
 def test_feat_larger_than_feature_count_in_grid_and_trainfull() -> None:
-    rejects(PredmsesEvent, {"bucket": BUCKET, "stock": STOCK, "grid": {"max_features": [5, 11]}},
-            "larger than the 10 features")
-    rejects(MinmseEvent, {"bucket": BUCKET, "stock": STOCK, "grid": {"max_features": [99]}},
-            "feat (max_features) 99")
-    rejects(TrainfullEvent, {"bucket": BUCKET, "stock": STOCK, "pred_num": 0, "feat": 11,
-                             "samp": 5}, "larger than the 10 features")
+    rejects(
+        PredmsesEvent,
+        {"bucket": BUCKET, "stock": STOCK, "grid": {"max_features": [5, 11]}},
+        "larger than the 10 features",
+    )
+    rejects(
+        MinmseEvent,
+        {"bucket": BUCKET, "stock": STOCK, "grid": {"max_features": [99]}},
+        "feat (max_features) 99",
+    )
+    rejects(
+        TrainfullEvent,
+        {"bucket": BUCKET, "stock": STOCK, "pred_num": 0, "feat": 11, "samp": 5},
+        "larger than the 10 features",
+    )
 
 
 @pytest.mark.parametrize("model", [PredmsesEvent, MinmseEvent, TestfullEvent])
@@ -277,8 +331,10 @@ def test_oversized_grid_is_rejected() -> None:
     message = rejects(PredmsesEvent, {"store": STORE, "stock": STOCK, "grid": grid}, "grid")
     assert f"110 cells; at most {MAX_CELLS}" in message
     exactly = {"max_features": list(range(1, 11)), "min_samples_split": list(range(2, 12))}
-    assert len(parse_event(MinmseEvent, {"store": STORE, "stock": STOCK,
-                                         "grid": exactly}).grid.cells) == MAX_CELLS
+    assert (
+        len(parse_event(MinmseEvent, {"store": STORE, "stock": STOCK, "grid": exactly}).grid.cells)
+        == MAX_CELLS
+    )
 
 
 @pytest.mark.parametrize(
@@ -298,20 +354,34 @@ def test_bad_grid_is_rejected(grid: dict[str, Any]) -> None:
     ("model", "event", "needles"),
     [
         (ProcessingEvent, {"store": STORE, "stock": "../x"}, ("stock name", "'..'")),
-        (ProcessingEvent, {"inbucket": "ds5110s3", "outbucket": BUCKET,
-                           "file": "../x_minute_data_with_indicators.csv"}, ("'..'",)),
-        (ProcessingEvent, {"inbucket": "ds5110s3", "outbucket": BUCKET, "file": "x.csv"},
-         ("does not follow the Kaggle naming",)),
-        (ProcessingEvent, {"inbucket": "../up", "outbucket": BUCKET, "file": RAW},
-         ("inbucket",)),
-        (ProcessingEvent, {"store": STORE, "stock": "TCS", "file": RAW},
-         ("does not match",)),
-        (ProcessingEvent, {"store": STORE, "inbucket": "ds5110s3", "outbucket": BUCKET,
-                           "file": RAW}, ("not both",)),
+        (
+            ProcessingEvent,
+            {
+                "inbucket": "ds5110s3",
+                "outbucket": BUCKET,
+                "file": "../x_minute_data_with_indicators.csv",
+            },
+            ("'..'",),
+        ),
+        (
+            ProcessingEvent,
+            {"inbucket": "ds5110s3", "outbucket": BUCKET, "file": "x.csv"},
+            ("does not follow the Kaggle naming",),
+        ),
+        (ProcessingEvent, {"inbucket": "../up", "outbucket": BUCKET, "file": RAW}, ("inbucket",)),
+        (ProcessingEvent, {"store": STORE, "stock": "TCS", "file": RAW}, ("does not match",)),
+        (
+            ProcessingEvent,
+            {"store": STORE, "inbucket": "ds5110s3", "outbucket": BUCKET, "file": RAW},
+            ("not both",),
+        ),
         (ParampredsEvent, {**SEED_EVENTS["parampreds"][1], "store": STORE}, ("not both",)),
         (PredmsesEvent, {"bucket": BUCKET, "stock": STOCK, "feat": 5}, ("'feat' and 'samp'",)),
-        (TrainfullEvent, {"bucket": BUCKET, "stock": STOCK, "pred_num": 0, "samp": 5},
-         ("'feat' and 'samp'",)),
+        (
+            TrainfullEvent,
+            {"bucket": BUCKET, "stock": STOCK, "pred_num": 0, "samp": 5},
+            ("'feat' and 'samp'",),
+        ),
         (ClearbucketsEvent, {"confirm": True, "buckets": ["../x"]}, ("bucket",)),
     ],
 )
@@ -330,7 +400,9 @@ def test_errors_name_every_bad_field() -> None:
     message = rejects(
         ParampredsEvent,
         {"bucket": BUCKET, "stock": STOCK, "feat": 0, "samp": 1, "pred_num": 0, "oops": 1},
-        "feat:", "samp:", "oops: unknown field",
+        "feat:",
+        "samp:",
+        "oops: unknown field",
     )
     assert message.startswith("invalid ParampredsEvent event: ")
 
@@ -344,8 +416,15 @@ def test_invalid_event_error_is_a_value_error() -> None:
 
 
 def _grove(**changes: Any) -> ParampredsEvent:
-    base = {"store": STORE, "run_id": "r1", "stock": "TCS", "feat": 5, "samp": 5,
-            "n_estimators": 10, "pred_num": 0}
+    base = {
+        "store": STORE,
+        "run_id": "r1",
+        "stock": "TCS",
+        "feat": 5,
+        "samp": 5,
+        "n_estimators": 10,
+        "pred_num": 0,
+    }
     return parse_event(ParampredsEvent, {**base, **changes})
 
 
@@ -396,3 +475,20 @@ def test_fingerprint_differs_between_functions() -> None:
         parse_event(PredmsesEvent, base).fingerprint()
         != parse_event(MinmseEvent, base).fingerprint()
     )
+
+
+# --------------------------------------------------------------------------- known bugs
+
+
+@pytest.mark.parametrize(
+    ("model", "event"),
+    [
+        (ClearbucketsEvent, {"bucket": "tcs-ds5110s3bucket", "confirm": True}),
+        (TimingmetricsEvent, {"bucket": "tcs-ds5110s3bucket"}),
+        (ProcessingEvent, {"bucket": "tcs-ds5110s3bucket", "store": STORE, "stock": "TCS"}),
+    ],
+)
+def test_bucket_is_rejected_where_it_means_nothing(
+    model: type[BaseEvent], event: dict[str, Any]
+) -> None:
+    rejects(model, event, "bucket")

@@ -1,0 +1,125 @@
+"""End to end through Prefect with the local executor: real fits on small generated data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from flows.pipeline import STAGES, forecast_pipeline
+from lambda_functions.errors import GrovesError
+from lambda_functions.storage import open_storage
+from lambda_functions.tables import read_table
+from tests.flows.conftest import small_config
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_INVOCATIONS = {  # per stock, for the small config: 2x2 grid, 2 groves, 3 final
+    "processing": 1,
+    "parampreds": 8,
+    "predmses": 4,
+    "minmse": 1,
+    "trainfull": 3,
+    "testfull": 1,
+}
+
+
+def test_full_pipeline_then_resume(local_store: str) -> None:
+    config = small_config(store=local_store, run_id="e2e")
+    summary = forecast_pipeline(config)
+    store = open_storage(local_store)
+    stocks = [s["stock"] for s in summary["stocks"]]
+    assert stocks == ["RELIANCE", "TCS"]
+    assert summary["failed"] == {}
+    assert summary["executed"] == {k: 2 * v for k, v in EXPECTED_INVOCATIONS.items()}
+
+    for row in summary["stocks"]:
+        stock = row["stock"]
+        base = f"runs/e2e/stocks/{stock}/"
+        # Every stage's outputs exist.
+        for split in ("training", "validation", "testing"):
+            assert store.exists(f"{base}processed/{split}/{stock}.parquet")
+        for f in (5, 9):
+            for s in (5, 25):
+                assert store.exists(f"{base}models/params/feat{f}_samp{s}/mse.csv")
+                for g in range(2):
+                    assert store.exists(
+                        f"{base}models/params/feat{f}_samp{s}/preds/preds_{g}.parquet"
+                    )
+        for g in range(3):
+            assert store.exists(f"{base}models/optimized/models/models/model_{g}.sav")
+        best = store.get_text(f"{base}models/optimized/best_params.csv").splitlines()
+        assert best[0] == "feat,samp,mse"
+        assert best[1].startswith(f"{row['best_feat']},{row['best_samp']},")
+        # The reported test MSE is the stored one, and it is recomputable from predictions.
+        test = read_table(store, f"{base}processed/testing/{stock}.parquet")
+        preds = [
+            read_table(store, f"{base}models/optimized/models/preds/preds_{g}.parquet")
+            for g in range(3)
+        ]
+        mean = np.mean([p["TYPPRICE_TARGET"].to_numpy() for p in preds], axis=0)
+        recomputed = float(np.mean((test["TYPPRICE_TARGET"].to_numpy() - mean) ** 2))
+        assert row["test_mse"] == pytest.approx(recomputed, rel=1e-12)
+        assert np.isfinite(row["test_persistence_mse"])
+        assert row["test_ratio"] == pytest.approx(row["test_mse"] / row["test_persistence_mse"])
+
+    # The report: the seed's five tables, with every stage and a total.
+    for name in ("actual", "fullparallel", "sequential", "instancecompute", "instanceio"):
+        text = store.get_text(f"runs/e2e/timingmetrics/{name}timingmetrics.csv")
+        assert text.splitlines()[0] == ",Invocation,Computation,I/O"
+        assert [line.split(",")[0] for line in text.splitlines()[1:]] == [*STAGES, "total"]
+    saved = json.loads(store.get_text("runs/e2e/summary.json"))
+    assert saved["stocks"] == json.loads(json.dumps(summary["stocks"]))
+
+    # A rerun of the same configuration executes nothing.
+    again = forecast_pipeline(config)
+    assert sum(again["executed"].values()) == 0
+    assert again["stocks"] == summary["stocks"]
+
+    # Delete some receipts: a rerun executes exactly those invocations.
+    receipts = store.keys("runs/e2e/receipts/parampreds/TCS/")
+    removed = receipts[:3]
+    for key in removed:
+        store.delete_prefix(key)
+    store.delete_prefix("runs/e2e/receipts/trainfull/RELIANCE/g1.json")
+    resumed = forecast_pipeline(config)
+    assert resumed["executed"]["parampreds"] == 3
+    assert resumed["executed"]["trainfull"] == 1
+    assert sum(resumed["executed"].values()) == 4
+    assert resumed["stocks"] == summary["stocks"]  # identical results, bit for bit
+
+
+def test_changed_input_is_recomputed(local_store: str) -> None:
+    config = small_config(store=local_store, run_id="changed", stocks=("TCS",))
+    first = forecast_pipeline(config)
+    path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
+    lines = open(path).read().splitlines(keepends=True)
+    with open(path, "w") as handle:  # drop the last 200 minutes: a different input
+        handle.writelines(lines[:-200])
+    second = forecast_pipeline(config)
+    assert second["executed"] == {k: v for k, v in EXPECTED_INVOCATIONS.items()}
+    assert second["stocks"][0]["test_mse"] != first["stocks"][0]["test_mse"]
+
+
+def test_failing_stock_is_isolated(local_store: str) -> None:
+    # A stock whose raw file is too short fails in processing; the other completes.
+    path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
+    lines = open(path).read().splitlines(keepends=True)
+    with open(path, "w") as handle:
+        handle.writelines(lines[:300])
+    config = small_config(store=local_store, run_id="isolated", retries=0)
+    with pytest.raises(GrovesError, match=r"1 stock\(s\) failed: TCS \(processing: .*usable rows"):
+        forecast_pipeline(config)
+    store = open_storage(local_store)
+    assert store.exists("runs/isolated/stocks/RELIANCE/models/optimized/models/mse.csv")
+    summary = forecast_pipeline(config.model_copy(update={"tolerate": 1}))
+    statuses = {s["stock"]: s["status"] for s in summary["stocks"]}
+    assert statuses == {"RELIANCE": "ok", "TCS": "failed"}
+    assert sum(summary["executed"].values()) == 0  # RELIANCE reused, TCS not retried past 0
+
+
+def test_unknown_stock_is_a_clear_error(local_store: str) -> None:
+    config = small_config(store=local_store, stocks=("NOPE",))
+    with pytest.raises(GrovesError, match="unknown stock 'NOPE'"):
+        forecast_pipeline(config)
