@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def test_changed_input_is_recomputed(local_store: str) -> None:
     config = small_config(store=local_store, run_id="changed", stocks=("TCS",))
     first = forecast_pipeline(config)
     path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
-    lines = open(path).read().splitlines(keepends=True)
+    lines = Path(path).read_text().splitlines(keepends=True)
     with open(path, "w") as handle:  # drop the last 200 minutes: a different input
         handle.writelines(lines[:-200])
     second = forecast_pipeline(config)
@@ -105,7 +106,7 @@ def test_changed_input_is_recomputed(local_store: str) -> None:
 def test_failing_stock_is_isolated(local_store: str) -> None:
     # A stock whose raw file is too short fails in processing; the other completes.
     path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
-    lines = open(path).read().splitlines(keepends=True)
+    lines = Path(path).read_text().splitlines(keepends=True)
     with open(path, "w") as handle:
         handle.writelines(lines[:300])
     config = small_config(store=local_store, run_id="isolated", retries=0)
