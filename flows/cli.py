@@ -16,6 +16,8 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Demo and test data.")
 app.add_typer(data_app, name="data")
+aws_app = typer.Typer(no_args_is_help=True, help="AWS: Prefect blocks for the cloud deployment.")
+app.add_typer(aws_app, name="aws")
 console = Console()
 err = Console(stderr=True)
 DEBUG = False
@@ -316,6 +318,120 @@ def lambda_endpoint(
     )
     console.print(f"Lambda Invoke API on http://{host}:{port} (Ctrl-C to stop)")
     _guard(lambda: run_endpoint(host=host, port=port, concurrency=concurrency, faults=faults))
+
+
+@app.command()
+def serve(
+    executor: Annotated[
+        str, typer.Option(help="Default executor: local | lambda", envvar="GROVES_EXECUTOR")
+    ] = "local",
+    data: Annotated[
+        str,
+        typer.Option(help="Default store: a folder or s3://bucket/prefix.", envvar="GROVES_STORE"),
+    ] = "groves-data",
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: cores).")
+    ] = None,
+    function_prefix: Annotated[str, typer.Option(help="Lambda function name prefix.")] = "groves-",
+    credentials_block: Annotated[
+        str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "groves-serve",
+    limit: Annotated[int, typer.Option(help="Flow runs at a time.")] = 1,
+) -> None:
+    """Serve the pipeline as deployment forecast-pipeline/NAME (no work pool, no worker):
+    start runs with `prefect deployment run 'forecast-pipeline/NAME'` or in the UI. The
+    options become the deployment's default `config`. Needs a Prefect API (PREFECT_API_URL,
+    e.g. of `prefect server start`). Ctrl-C stops serving."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+    def go() -> None:
+        from prefect.settings import get_current_settings
+
+        from flows.config import RunConfig
+        from flows.pipeline import forecast_pipeline
+
+        local_store = "://" not in data
+        store = str(Path(data).resolve()) if local_store else data
+        config = RunConfig(
+            store=store,
+            executor=executor,
+            workers=workers,
+            function_prefix=function_prefix,
+            credentials_block=credentials_block,
+        )
+        if executor == "local" and local_store:
+            _ensure_demo_data(Path(store))
+        if not get_current_settings().api.url:
+            err.print(
+                "[yellow]PREFECT_API_URL is not set: serving against a temporary server "
+                "that only this process can reach. Start `prefect server start` and "
+                "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` first.[/]"
+            )
+        defaults = config.model_dump(mode="json", exclude_defaults=True)
+        forecast_pipeline.serve(name=name, parameters={"config": defaults}, limit=limit)
+
+    _guard(go)
+
+
+@aws_app.command("blocks")
+def aws_blocks(
+    bucket: Annotated[
+        str,
+        typer.Option(help="The store bucket (stack output BucketName).", envvar="GROVES_BUCKET"),
+    ],
+    region: Annotated[
+        str | None, typer.Option(help="AWS region.", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"])
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Use this AWS profile (no keys stored).", envvar="AWS_PROFILE"),
+    ] = None,
+    folder: Annotated[str, typer.Option(help="Folder (prefix) in the bucket.")] = "",
+    credentials_name: Annotated[
+        str, typer.Option(help="Name of the AwsCredentials block.")
+    ] = "groves-aws",
+    bucket_name: Annotated[str, typer.Option(help="Name of the S3Bucket block.")] = "groves-store",
+    overwrite: Annotated[bool, typer.Option(help="Replace blocks of those names.")] = False,
+) -> None:
+    """Save an AwsCredentials and an S3Bucket block (prefect-aws) for the cloud deployment.
+    With --profile (AWS_PROFILE) the block stores the profile name only; otherwise it stores
+    the keys of AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), read from
+    the environment only and never printed; with neither, boto3's default chain (an
+    instance or task role) applies where the block is loaded."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+    def go() -> str:
+        from prefect_aws import AwsCredentials, S3Bucket
+
+        key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+        secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if profile:
+            credentials = AwsCredentials(profile_name=profile, region_name=region)
+            source = f"profile {profile}"
+        elif key_id and secret:
+            credentials = AwsCredentials(
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+                region_name=region,
+            )
+            source = "access keys from the environment (stored as a secret, not shown)"
+        else:
+            credentials = AwsCredentials(region_name=region)
+            source = "boto3's default chain where the block is loaded"
+        credentials.save(credentials_name, overwrite=overwrite)
+        S3Bucket(bucket_name=bucket, bucket_folder=folder, credentials=credentials).save(
+            bucket_name, overwrite=overwrite
+        )
+        return source
+
+    source = _guard(go)
+    console.print(
+        f"saved aws-credentials/{credentials_name} ({source}; region {region or 'unset'})\n"
+        f"saved s3-bucket/{bucket_name} (s3://{bucket}/{folder}, credentials "
+        f"{credentials_name})"
+    )
 
 
 def _guard(fn: Any) -> Any:

@@ -8,6 +8,7 @@ it (or completes, within ``tolerate``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.config import RunConfig
 from flows.report import publish_run_summary, summarize_run
+from flows.ui import StageProgressArtifacts
 from lambda_functions.errors import GrovesError, InputDataError
 from lambda_functions.layout import raw_key
 from lambda_functions.names import RAW_SUFFIX, stock_from_raw_file
@@ -81,12 +83,12 @@ def stage_events(stage: str, stock: str, config: RunConfig, input_id: str) -> li
 
 
 def _stage_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    """Cache a stage only when all its receipts are in place and valid.
+    """Cache a stage only when all its receipts are in place, keyed on exactly those receipts.
 
-    The key covers the events (so the configuration), the raw input's identity and the
-    code version. Receipts remain the source of truth: if any is missing (deleted, or a
-    run was killed), no cached result is used and the stage resumes invocation by
-    invocation.
+    The key covers the events (so the configuration and the raw input's identity), the
+    code version and every receipt's ETag. Receipts remain the source of truth: if any is
+    missing (deleted, or a run was killed) there is no key and the stage resumes
+    invocation by invocation; if any changed, the key changes.
     """
     runtime = _RUNTIMES.get(str(flow_run.id))
     if runtime is None or runtime.config.refresh:
@@ -94,15 +96,13 @@ def _stage_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
     invocations = _plan_stage(
         parameters["stage"], parameters["stock"], runtime.config, parameters["input_id"]
     )
+    digest = hashlib.sha256(CODE_VERSION.encode())
     for inv in invocations:
         info = runtime.store.head(inv.receipt_key)
         if info is None:
             return None
-    fingerprints = "|".join(inv.fingerprint for inv in invocations)
-    import hashlib
-
-    digest = hashlib.sha256(f"{fingerprints}|{CODE_VERSION}".encode()).hexdigest()
-    return f"groves-{parameters['stage']}-{parameters['stock']}-{digest[:24]}"
+        digest.update(f"|{inv.fingerprint}:{info.etag}".encode())
+    return f"groves-{parameters['stage']}-{parameters['stock']}-{digest.hexdigest()[:32]}"
 
 
 def _plan_stage(stage: str, stock: str, config: RunConfig, input_id: str) -> list[Invocation]:
@@ -215,12 +215,8 @@ def input_identity(store: Storage, stock: str) -> str:
 @flow(name="forecast-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=64))
 def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict[str, Any]:
     """Process, grid-search, train and test every stock, then report the timings."""
-    config = (
-        (config or RunConfig()).model_copy(update=overrides)
-        if overrides
-        else (config or RunConfig())
-    )
-    config = RunConfig.model_validate(config.model_dump())
+    # Overrides are validated with the rest (a misspelt field is an error, not ignored).
+    config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
     logger = get_run_logger()
     store = open_storage(config.store)
     stocks = list(config.stocks or discover_stocks(store))
@@ -248,6 +244,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     )
     runtime = Runtime(config, store, executor)
     runtime.progress.listeners.extend(PROGRESS_LISTENERS)
+    runtime.progress.listeners.append(ui_progress := StageProgressArtifacts(STAGES, run_id))
     key = str(flow_run.id)
     with _RUNTIMES_LOCK:
         _RUNTIMES[key] = runtime
@@ -274,6 +271,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         with _RUNTIMES_LOCK:
             _RUNTIMES.pop(key, None)
         executor.close()
+        ui_progress.close()
     summary = summarize_run(config, run_id, stocks, stage_results, failed, timing, runtime.progress)
     store.put_json(f"runs/{run_id}/summary.json", summary)
     publish_run_summary(summary)

@@ -124,3 +124,22 @@ def test_unknown_stock_is_a_clear_error(local_store: str) -> None:
     config = small_config(store=local_store, stocks=("NOPE",))
     with pytest.raises(GrovesError, match="unknown stock 'NOPE'"):
         forecast_pipeline(config)
+
+
+def test_complete_stages_become_prefect_cache_hits(local_store: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    config = small_config(store=local_store, run_id="cached", stocks=("TCS",))
+    forecast_pipeline(config)  # computes everything
+    forecast_pipeline(config)  # reuses every receipt; stages cached under their receipts
+    state = forecast_pipeline(config, return_state=True)
+    assert state.is_completed()
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    states = {run.name: run.state.name for run in runs if run.name.endswith("-TCS")}
+    assert set(states) == {f"{stage}-TCS" for stage in STAGES}
+    assert set(states.values()) == {"Cached"}

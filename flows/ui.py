@@ -1,0 +1,109 @@
+"""What the Prefect UI shows while a run goes: one progress artifact per stage.
+
+`StageProgressArtifacts` is a `ProgressBoard` listener. Listeners are called from the
+stage tasks' threads on every finished invocation, so the listener only records the
+latest counts; a background thread sends them to the API at most once per stage per
+``interval_s``, and `StageProgressArtifacts.close` sends the final counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from uuid import UUID
+
+logger = logging.getLogger(__name__)
+
+
+class StageProgressArtifacts:
+    """Mirror per-stage progress (done / total invocations) as Prefect progress artifacts.
+
+    Create it inside a flow run (the artifacts then belong to that run), register it as a
+    listener, and close it when the run ends. API errors are logged once and never raised:
+    a progress display must not fail a run.
+
+    Args:
+        stages: the stages, in pipeline order; one artifact each.
+        run_id: the groves run id, shown in each artifact's description.
+        interval_s: the least time between two updates of one stage's artifact.
+    """
+
+    def __init__(self, stages: Sequence[str], run_id: str, interval_s: float = 1.0) -> None:
+        self.run_id = run_id
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._latest: dict[str, tuple[int, int]] = {stage: (0, 0) for stage in stages}
+        self._sent: dict[str, tuple[int, int]] = dict(self._latest)
+        self._ids: dict[str, UUID] = {}
+        self._failed = False
+        self._stop = threading.Event()
+        self._create()
+        self._thread = threading.Thread(target=self._loop, name="groves-ui-progress", daemon=True)
+        self._thread.start()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """`ProgressBoard` listener: remember the stage's latest counts (no I/O here)."""
+        with self._lock:
+            if stage in self._latest:
+                self._latest[stage] = (done, total)
+
+    def close(self) -> None:
+        """Stop the background thread and send every stage's final counts."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._flush(final=True)
+
+    def _describe(self, stage: str, done: int, total: int, final: bool) -> str:
+        if total == 0:
+            state = "not reached" if final else "waiting"
+        elif done >= total:
+            state = "done"
+        else:
+            state = "stopped" if final else "running"
+        return f"{stage}: {done} of {total} invocations ({state}) · run `{self.run_id}`"
+
+    def _create(self) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        try:
+            for stage in self._latest:
+                self._ids[stage] = create_progress_artifact(
+                    0.0, description=self._describe(stage, 0, 0, final=False)
+                )
+        except Exception as exc:  # the API is down or refused: run without the display
+            self._warn(exc)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        with self._lock:
+            changed = {
+                stage: counts
+                for stage, counts in self._latest.items()
+                if final or counts != self._sent[stage]
+            }
+        for stage, (done, total) in changed.items():
+            if stage not in self._ids or self._failed:
+                return
+            percent = 100.0 * done / total if total else 0.0
+            try:
+                update_progress_artifact(
+                    self._ids[stage],
+                    min(percent, 100.0),
+                    description=self._describe(stage, done, total, final),
+                )
+            except Exception as exc:
+                self._warn(exc)
+                return
+            with self._lock:
+                self._sent[stage] = (done, total)
+
+    def _warn(self, exc: Exception) -> None:
+        if not self._failed:
+            logger.warning("progress artifacts disabled: %s: %s", type(exc).__name__, exc)
+        self._failed = True
