@@ -215,12 +215,41 @@ def print_summary(summary: dict[str, Any]) -> None:
             ),
         )
     console.print(timing)
+    print_report(summary["timing"].get("report"))
     executed = sum(summary["executed"].values())
     reused = sum(summary["reused"].values())
     console.print(
         f"wall time {summary['timing']['wall_s']:.1f} s · invocations executed {executed}, "
         f"reused {reused} · outputs in {summary['store']}/runs/{summary['run_id']}/"
     )
+
+
+def _rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    for i, column in enumerate(rows[0] if rows else ()):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row.values()])
+    return table
+
+
+def print_report(report: dict[str, Any] | None, kind: str = "measured") -> None:
+    """The per-stage statistics and cost tables of a timing report (`flows.analysis`)."""
+    if not report:
+        return
+    if "error" in report:
+        err.print(f"[yellow]timing report unavailable: {report['error']}[/]")
+        return
+    from flows.analysis import cost_rows, stage_rows
+
+    console.print(_rows_table(f"per stage ({kind})", stage_rows(report)))
+    cost = report["cost"]
+    console.print(_rows_table(f"cost estimate ({cost['prices']['as_of']})", cost_rows(report)))
+    if cost.get("lambda_over_vm"):
+        console.print(f"Lambda / one {cost['vm']['name']}: {cost['lambda_over_vm']:.2f}x")
+    files = report.get("files") or {}
+    if files:
+        console.print("plots: " + ", ".join(files[k] for k in ("distributions", "timeline")))
 
 
 @data_app.command("generate")
@@ -259,6 +288,129 @@ def report(
         return load_summary(data, run_id)
 
     print_summary(_guard(go))
+
+
+@app.command()
+def plan(
+    run_id: Annotated[
+        str | None, typer.Argument(help="Measured run (default: the latest run).")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
+    ] = "groves-data",
+    stocks: Annotated[int | None, typer.Option(help="Target stocks.")] = None,
+    cells: Annotated[int | None, typer.Option(help="Target grid cells.")] = None,
+    groves: Annotated[int | None, typer.Option(help="Target groves per grid cell.")] = None,
+    trees: Annotated[int | None, typer.Option(help="Target trees per grid grove.")] = None,
+    final_groves: Annotated[int | None, typer.Option(help="Target final groves.")] = None,
+    final_trees: Annotated[int | None, typer.Option(help="Target trees per final grove.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Target concurrency limit (Lambda or local workers).")
+    ] = None,
+    memory: Annotated[int | None, typer.Option(help="Target Lambda memory (MB).")] = None,
+    measured_concurrency: Annotated[
+        int | None, typer.Option(help="The limit the measured run ran under (default: inferred).")
+    ] = None,
+    grove_seconds: Annotated[
+        float | None,
+        typer.Option(help="Given seconds per grid grove: plan without a measured run."),
+    ] = None,
+    final_grove_seconds: Annotated[
+        float | None, typer.Option(help="Given seconds per final grove.")
+    ] = None,
+    stage_seconds: Annotated[
+        str | None, typer.Option(help="Given seconds of other stages: STAGE=S[,STAGE=S].")
+    ] = None,
+    dispatch_ms: Annotated[
+        float, typer.Option(help="With given times: ms between invokes of a stage.")
+    ] = 31.0,
+    cold_start: Annotated[
+        float, typer.Option(help="With given times: seconds of a slot's first use.")
+    ] = 0.0,
+    assign: Annotated[
+        str, typer.Option(help="auto | own | sampled per-invocation times.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the sampled times' order.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Project makespan and cost at a target scale, simulating waves under the limit."""
+
+    def go() -> dict[str, Any]:
+        from dataclasses import replace
+
+        from flows import planner
+
+        given = grove_seconds is not None or final_grove_seconds is not None or stage_seconds
+        if assign not in ("auto", "own", "sampled"):
+            raise ValueError(f"--assign must be auto, own or sampled, not {assign!r}")
+        changes = {
+            k: v
+            for k, v in {
+                "stocks": stocks,
+                "cells": cells,
+                "groves": groves,
+                "trees": trees,
+                "final_groves": final_groves,
+                "final_trees": final_trees,
+                "concurrency": concurrency,
+                "memory_mb": memory,
+            }.items()
+            if v is not None
+        }
+        if given:
+            seconds = {k: float(v) for k, v in _pairs(stage_seconds).items()}
+            if grove_seconds is not None:
+                seconds["parampreds"] = grove_seconds
+            if final_grove_seconds is not None:
+                seconds["trainfull"] = final_grove_seconds
+            target = planner.Scale(**{"stocks": 99, "memory_mb": 3008, **changes})
+            profile = planner.profile_from_times(
+                seconds, target, dispatch_s=dispatch_ms / 1000, cold_start_s=cold_start
+            )
+        else:
+            from flows.stored import latest_run
+            from lambda_functions.storage import open_storage
+
+            store = open_storage(data)
+            profile = planner.profile_for_run(
+                store, run_id or latest_run(data), concurrency=measured_concurrency
+            )
+            target = replace(profile.scale, **changes)
+        return planner.plan(profile, target, assign=assign, seed=seed)  # type: ignore[arg-type]
+
+    result = _guard(go)
+    if as_json:
+        console.print_json(json.dumps(result, default=str))
+        return
+    print_plan(result)
+
+
+def _pairs(value: str | None) -> dict[str, str]:
+    out = {}
+    for item in _csv(value) or []:
+        name, sep, number = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected STAGE=SECONDS, got {item!r}")
+        out[name.strip()] = number.strip()
+    return out
+
+
+def print_plan(result: dict[str, Any]) -> None:
+    """A projection's per-stage table, its cost and projected vs measured makespan."""
+    target = result["target"]
+    console.print(
+        f"target: {target['stocks']} stock(s) x ({target['cells']} cells x "
+        f"{target['groves']} groves of {target['trees']} trees, {target['final_groves']} "
+        f"final groves of {target['final_trees']} trees), concurrency "
+        f"{target['concurrency']}, memory {target['memory_mb'] or 'as measured'} MB; "
+        f"{result['receipts']} invocations, times: {result['assign']}"
+    )
+    print_report(result, "projected")
+    line = f"projected makespan {result['projected_makespan_s']:.2f} s"
+    measured = result.get("measured_makespan_s")
+    if measured:
+        line += f" · measured run: {measured:.2f} s at its own scale"
+    console.print(line)
 
 
 @app.command()
@@ -346,6 +498,8 @@ def serve(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
     def go() -> None:
+        from prefect import serve as prefect_serve
+        from prefect.deployments.runner import EntrypointType
         from prefect.settings import get_current_settings
 
         from flows.config import RunConfig
@@ -369,7 +523,15 @@ def serve(
                 "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` first.[/]"
             )
         defaults = config.model_dump(mode="json", exclude_defaults=True)
-        forecast_pipeline.serve(name=name, parameters={"config": defaults}, limit=limit)
+        # Not forecast_pipeline.serve(): that cloudpickles the flow into each run's
+        # process, and the flow's module state (a lock) does not pickle. Served this way,
+        # each run's process imports flows.pipeline like a worker's does.
+        deployment = forecast_pipeline.to_deployment(
+            name=name,
+            parameters={"config": defaults},
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        prefect_serve(deployment, limit=limit)
 
     _guard(go)
 
@@ -448,7 +610,8 @@ def _guard(fn: Any) -> Any:
         message = str(exc).strip().splitlines()
         if isinstance(exc, ValidationError):
             message = [
-                f"invalid option: {e['loc'][-1] if e['loc'] else ''}: {e['msg']}"
+                f"invalid option {e['loc'][-1] if e['loc'] else ''}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             ]
         err.print(f"[red]error:[/] {'; '.join(message[:3])}")

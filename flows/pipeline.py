@@ -267,6 +267,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
                     stage: future.result() for stage, future in zip(STAGES, chain, strict=True)
                 }
         timing = report_timing(run_id, started)
+        timing["report"] = report_analysis(run_id)
     finally:
         with _RUNTIMES_LOCK:
             _RUNTIMES.pop(key, None)
@@ -281,7 +282,6 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     return summary
 
 
-@task(name="report-timing", retries=1, retry_delay_seconds=2)
 def _drive_stocks(
     config: RunConfig, stocks: list[str], inputs: dict[str, str], poll_s: float = 0.1
 ) -> dict[str, list[PrefectFuture[Any]]]:
@@ -312,6 +312,7 @@ def _drive_stocks(
     return chains
 
 
+@task(name="report-timing", retries=1, retry_delay_seconds=2)
 def report_timing(run_id: str, started: float) -> dict[str, Any]:
     """Invoke timingmetrics over the run's receipts; return its tables and the wall time."""
     runtime = _RUNTIMES[str(flow_run.id)]
@@ -331,3 +332,33 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
         "receipts": result["receipts"],
         "wall_s": time.time() - started,
     }
+
+
+@task(name="report-analysis", retries=1, retry_delay_seconds=2)
+def report_analysis(run_id: str) -> dict[str, Any]:
+    """Per-stage statistics, cost and plots of the run (`flows.analysis`): saved under
+    ``timingmetrics/``, published as artifacts; returns the report without plot data."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from flows import analysis
+    from flows.stored import load_receipts
+
+    runtime = _RUNTIMES[str(flow_run.id)]
+    lam = runtime.executor.kind == "lambda"
+    workers = runtime.config.max_in_flight if lam else getattr(runtime.executor, "workers", None)
+    try:
+        report = analysis.build_report(load_receipts(runtime.store, run_id), workers=workers)
+        files = analysis.write_report(runtime.store, f"runs/{run_id}/", report)
+    except Exception as exc:  # a report must not fail a finished run
+        get_run_logger().exception("timing report failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    key = run_id.lower().replace("_", "-").replace(".", "-")
+    for name, rows, what in (
+        ("stages", analysis.stage_rows(report), "Per-stage makespan, busy time, efficiency"),
+        ("cost", analysis.cost_rows(report), f"Cost estimate ({analysis.PRICES_AS_OF})"),
+        ("distributions", analysis.distribution_rows(report), "Compute and I/O quartiles"),
+    ):
+        create_table_artifact(rows, key=f"{key}-{name}", description=what)
+    markdown = analysis.report_markdown(report, files, runtime.store.url)
+    create_markdown_artifact(markdown, key=f"{key}-report", description="Timing report")
+    return {**analysis.compact(report), "files": files}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
+from urllib.parse import quote, urlparse
 
 from flows.config import RunConfig
 from lambda_functions.timing import STAGES
@@ -87,44 +90,114 @@ def stock_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+TIMING_COLUMNS = ("Invocation", "Computation", "I/O")
+MARKDOWN_STOCK_ROWS = 25  # the scores table artifact lists every stock
+
+
 def timing_rows(summary: dict[str, Any], table: str = "actual") -> list[dict[str, Any]]:
-    """One timing table in seconds, rows in pipeline order."""
+    """One timing table in seconds, rows in pipeline order, columns as in `TIMING_COLUMNS`."""
     data = summary["timing"]["tables"][table]
-    return [
-        {"stage": stage, **{k: round(v / 1000, 2) for k, v in data[stage].items()}}
-        for stage in (*STAGES, "total")
-        if stage in data
+    rows = []
+    for stage in (*STAGES, "total"):
+        if stage in data:
+            columns = [c for c in TIMING_COLUMNS if c in data[stage]]
+            columns += [c for c in data[stage] if c not in columns]
+            rows.append({"stage": stage, **{c: round(data[stage][c] / 1000, 2) for c in columns}})
+    return rows
+
+
+def artifact_key(run_id: str, name: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) for one of a run's artifacts."""
+    return re.sub(r"[^a-z0-9-]", "-", f"{run_id}-{name}".lower())
+
+
+def run_folder(summary: dict[str, Any]) -> tuple[str, str | None]:
+    """The run's output folder, and a link to it (the S3 console) when there is one."""
+    store = summary["store"]
+    if "://" not in store:
+        return f"{os.path.abspath(store)}/runs/{summary['run_id']}/", None
+    folder = f"{store.rstrip('/')}/runs/{summary['run_id']}/"
+    parsed = urlparse(folder)
+    if parsed.scheme != "s3":
+        return folder, None
+    prefix = quote(parsed.path.lstrip("/"), safe="/")
+    return folder, f"https://s3.console.aws.amazon.com/s3/buckets/{parsed.netloc}?prefix={prefix}"
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The run summary as markdown: outcome, best model per stock, where the outputs are."""
+    run_id = summary["run_id"]
+    ok = [s for s in summary["stocks"] if s["status"] == "ok"]
+    executed = sum(summary["executed"].values())
+    reused = sum(summary["reused"].values())
+    folder, link = run_folder(summary)
+    lines = [
+        f"# groves run `{run_id}`",
+        "",
+        f"**{len(ok)} of {len(summary['stocks'])} stock(s) completed** on the "
+        f"`{summary['executor']}` executor in {summary['timing']['wall_s']:.1f} s · "
+        f"invocations: {executed} executed, {reused} reused from earlier runs",
     ]
+    if ok:
+        lines += [
+            "",
+            "| stock | best (max_features, min_samples_split) | test MSE | persistence MSE "
+            "| test / persistence |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
+        for s in ok[:MARKDOWN_STOCK_ROWS]:
+            verdict = "beats persistence" if s["test_ratio"] < 1 else "no better than persistence"
+            lines.append(
+                f"| {s['stock']} | ({s['best_feat']}, {s['best_samp']}) | {s['test_mse']:.6g} "
+                f"| {s['test_persistence_mse']:.6g} | {s['test_ratio']:.3f} ({verdict}) |"
+            )
+        if len(ok) > MARKDOWN_STOCK_ROWS:
+            lines.append(
+                f"| ... {len(ok) - MARKDOWN_STOCK_ROWS} more in the scores table | | | | |"
+            )
+    if summary["failed"]:
+        lines += ["", "## Failed stocks", ""]
+        lines += [f"- **{s}**: {m}" for s, m in summary["failed"].items()]
+    lines += [
+        "",
+        "## Outputs",
+        "",
+        f"Run folder: `{folder}`" + (f" ([S3 console]({link}))" if link else ""),
+        "",
+        "- `config.json`, `summary.json`: this run's configuration and this summary",
+        "- `stocks/<STOCK>/processed/`: the training, validation and test sets",
+        "- `stocks/<STOCK>/models/params/`: the grid search (predictions and MSE per cell)",
+        "- `stocks/<STOCK>/models/optimized/`: the final model (`best_params.csv`, `mse.csv`, "
+        "models, predictions)",
+        "- `timingmetrics/`: the timing tables; `receipts/`: one per worker invocation",
+        "",
+        f"Artifacts: `{artifact_key(run_id, 'scores')}` (every stock), "
+        f"`{artifact_key(run_id, 'timing-actual')}`, "
+        f"`{artifact_key(run_id, 'timing-sequential')}`. "
+        f"`groves report {run_id} --data {summary['store']}` prints them again.",
+    ]
+    return "\n".join(lines)
 
 
 def publish_run_summary(summary: dict[str, Any]) -> None:
     """Publish the summary as Prefect artifacts (shown on the flow run's page)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    key = summary["run_id"].lower().replace("_", "-").replace(".", "-")
+    run_id = summary["run_id"]
     create_table_artifact(
         stock_table_rows(summary),
-        key=f"{key}-scores",
+        key=artifact_key(run_id, "scores"),
         description="Per-stock validation and test MSE vs the persistence forecast",
     )
-    for table in ("actual", "sequential"):
+    for table, what in (
+        ("actual", "measured wall time"),
+        ("sequential", "summed over invocations, as if one worker ran them all"),
+    ):
         create_table_artifact(
             timing_rows(summary, table),
-            key=f"{key}-timing-{table}",
-            description=f"{table} timing (seconds): invocation, computation, I/O per stage",
+            key=artifact_key(run_id, f"timing-{table}"),
+            description=f"Timing in seconds per stage ({what}): invocation, computation, I/O",
         )
-    ok = [s for s in summary["stocks"] if s["status"] == "ok"]
-    lines = [
-        f"# groves run `{summary['run_id']}`",
-        f"Store: `{summary['store']}` · executor: `{summary['executor']}` · "
-        f"{len(ok)} of {len(summary['stocks'])} stock(s) completed · "
-        f"wall time {summary['timing']['wall_s']:.1f} s",
-        "",
-        f"Outputs: `{summary['store']}/runs/{summary['run_id']}/` (stocks/, receipts/, "
-        "timingmetrics/)",
-    ]
-    if summary["failed"]:
-        lines += ["", "## Failed stocks"] + [
-            f"- **{s}**: {m}" for s, m in summary["failed"].items()
-        ]
-    create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description="Run summary")
+    create_markdown_artifact(
+        summary_markdown(summary), key=artifact_key(run_id, "summary"), description="Run summary"
+    )

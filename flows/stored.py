@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
 
 from lambda_functions.errors import GrovesError
-from lambda_functions.storage import open_storage
+from lambda_functions.storage import Storage, open_storage
 from lambda_functions.timing import TABLES, table_file_name
 
 SUMMARY_FILE = "summary.json"
+READ_THREADS = 16  # receipts are many small objects: read them concurrently (S3)
+
+
+def load_receipts(store: Storage, run_id: str) -> list[dict[str, Any]]:
+    """Every receipt of a run (``runs/{run_id}/receipts/**.json``), in key order."""
+    keys = [
+        info.key for info in store.list(f"runs/{run_id}/receipts/") if info.key.endswith(".json")
+    ]
+    if len(keys) < 64 or not store.url.startswith("s3://"):
+        return [json.loads(store.get_bytes(key)) for key in keys]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        return [json.loads(data) for data in pool.map(store.get_bytes, keys)]
+
+
+def load_report(store: Storage, run_id: str) -> dict[str, Any]:
+    """The run's timing report: its saved ``report.json``, else built from its receipts."""
+    from flows import analysis
+
+    key = f"runs/{run_id}/timingmetrics/{analysis.REPORT_FILE}"
+    if store.exists(key):
+        return store.get_json(key)
+    config_key = f"runs/{run_id}/config.json"
+    config = store.get_json(config_key) if store.exists(config_key) else {}
+    workers = config.get("max_in_flight") if config.get("executor") == "lambda" else None
+    workers = workers or config.get("workers") or (os.cpu_count() if config else None)
+    return analysis.build_report(load_receipts(store, run_id), workers=workers)
 
 
 def latest_run(store_url: str) -> str:
@@ -41,4 +70,7 @@ def load_summary(store_url: str, run_id: str | None = None) -> dict[str, Any]:
             tables[name] = frame.to_dict(orient="index")
     if tables:
         summary["timing"]["tables"] = tables
+    from flows.analysis import compact
+
+    summary["timing"]["report"] = compact(load_report(store, run_id))
     return summary

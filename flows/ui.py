@@ -13,6 +13,8 @@ import threading
 from collections.abc import Sequence
 from uuid import UUID
 
+from flows.report import artifact_key
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,8 +26,9 @@ class StageProgressArtifacts:
     a progress display must not fail a run.
 
     Args:
-        stages: the stages, in pipeline order; one artifact each.
-        run_id: the groves run id, shown in each artifact's description.
+        stages: the stages, in pipeline order; one artifact each, keyed
+            ``<run id>-progress-<stage>``.
+        run_id: the groves run id.
         interval_s: the least time between two updates of one stage's artifact.
     """
 
@@ -54,14 +57,15 @@ class StageProgressArtifacts:
         self._thread.join(timeout=30)
         self._flush(final=True)
 
-    def _describe(self, stage: str, done: int, total: int, final: bool) -> str:
+    @staticmethod
+    def _describe(stage: str, done: int, total: int, final: bool) -> str:
         if total == 0:
             state = "not reached" if final else "waiting"
         elif done >= total:
             state = "done"
         else:
             state = "stopped" if final else "running"
-        return f"{stage}: {done} of {total} invocations ({state}) · run `{self.run_id}`"
+        return f"{stage}: {done} of {total} invocations, {state}"
 
     def _create(self) -> None:
         from prefect.artifacts import create_progress_artifact
@@ -69,7 +73,9 @@ class StageProgressArtifacts:
         try:
             for stage in self._latest:
                 self._ids[stage] = create_progress_artifact(
-                    0.0, description=self._describe(stage, 0, 0, final=False)
+                    0.0,
+                    key=artifact_key(self.run_id, f"progress-{stage}"),
+                    description=self._describe(stage, 0, 0, final=False),
                 )
         except Exception as exc:  # the API is down or refused: run without the display
             self._warn(exc)

@@ -150,7 +150,7 @@ def run_invocations(
         found = existing.get(inv.receipt_key)
         if reuse and found and _reusable(found, inv, executor.kind):
             receipts[inv.receipt_key] = found
-            if progress:
+            if progress and attempt == 1:  # a retry's reused ones were counted already
                 progress.advance(inv.function, executed=False)
         else:
             pending.append(inv)

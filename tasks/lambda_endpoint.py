@@ -194,15 +194,11 @@ class LocalLambdaEndpoint:
         self.handlers = dict(DEFAULT_HANDLERS if handlers is None else handlers)
         self.name_prefix, self.timeout_s, self.memory_mb = name_prefix, timeout_s, memory_mb
         self.env = dict(env or {})
-        self.faults = faults or Faults()
-        self._throttle_left = self._by_function(self.faults.throttle_first)
-        self._fail_left = self._by_function(self.faults.fail_first)
-        self._delay = self._by_function(self.faults.delay_seconds)
-        self._rng = random.Random(self.faults.drop_seed)
+        self._lock = threading.Lock()
+        self.set_faults(faults)
         self._counters = {name: Counter(dict.fromkeys(COUNTERS, 0)) for name in self.handlers}
         self._errors: list[dict[str, str]] = []
         self._in_flight = 0
-        self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pool_lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -217,6 +213,18 @@ class LocalLambdaEndpoint:
             stripped = name[len(self.name_prefix) :]
             return stripped if stripped in self.handlers else None
         return None
+
+    def set_faults(self, faults: Faults | None) -> None:
+        """Replaces the faults to inject from now on (their counts and RNG start afresh).
+
+        Lets one running endpoint, with warm workers, serve several fault scenarios.
+        """
+        with self._lock:
+            self.faults = faults or Faults()
+            self._throttle_left = self._by_function(self.faults.throttle_first)
+            self._fail_left = self._by_function(self.faults.fail_first)
+            self._delay = self._by_function(self.faults.delay_seconds)
+            self._rng = random.Random(self.faults.drop_seed)
 
     def _by_function(self, values: dict[str, Any]) -> dict[str, Any]:
         return {self.resolve(key) or key: value for key, value in values.items()}

@@ -1,0 +1,156 @@
+"""Run the groves benchmarks: ``python -m bench [--quick] [--only a,c]``.
+
+Each benchmark runs in its own Python process (clean memory figures, its own Prefect API
+where it needs one), writes ``bench/results/{name}.json``; then ``docs/benchmarks.md``
+is generated from the results. Every figure is a ratio (or a rate) measured within one
+run, so that a noisy machine moves both sides of it alike.
+
+* a, b: `bench.pipeline` (pipeline vs physical limit; vs a plain joblib script)
+* c: `bench.orchestration` (the flow at the seed's scale with a no-op worker)
+* d: `bench.invoke_rate` (Event invokes/s against the local Lambda endpoint)
+* e: `bench.read_formats` (Parquet vs CSV read of a processed split)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+MODULES = {  # result name -> (module, benchmarks it answers)
+    "pipeline": ("bench.pipeline", "ab"),
+    "orchestration": ("bench.orchestration", "c"),
+    "invoke_rate": ("bench.invoke_rate", "d"),
+    "read_formats": ("bench.read_formats", "e"),
+}
+
+
+def run_module(module: str, quick: bool, out: Path) -> float:
+    """Run one benchmark module in a fresh process; return its wall seconds."""
+    args = [sys.executable, "-m", module, "--out", str(out)] + (["--quick"] if quick else [])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GROVES_N_JOBS": "1"}
+    started = time.perf_counter()
+    subprocess.run(args, check=True, cwd=ROOT, env=env)
+    return time.perf_counter() - started
+
+
+def _load(out: Path, name: str) -> dict[str, Any] | None:
+    path = out / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _row(label: str, value: float | None, goal: str, met: bool | None, note: str) -> str:
+    shown = "not run" if value is None else f"{value:.3g}"
+    verdict = "" if met is None else ("met" if met else "**missed**")
+    return f"| {label} | {shown} | {goal} | {verdict} | {note} |"
+
+
+def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
+    """The markdown of ``docs/benchmarks.md`` from the results in ``out``."""
+    p, c = _load(out, "pipeline"), _load(out, "orchestration")
+    d, e = _load(out, "invoke_rate"), _load(out, "read_formats")
+    rows = ["| benchmark | measured | goal | | how |", "|---|---|---|---|---|"]
+    if p:
+        a_ratio, b_ratio = p["ratio_a_pipeline_over_physical"], p["ratio_b_pipeline_over_plain"]
+        rows.append(_row(
+            "(a) pipeline wall / (fit+predict CPU / cores)", a_ratio, "<= 1.10", a_ratio <= 1.10,
+            f"{p['pipeline_wall_s']:.1f} s vs {p['fit_predict_cpu_s']:.1f} CPU-s / "
+            f"{p['cores']} cores; {p['invocations']} invocations, {len(p['spec']['stocks'])} "
+            f"stocks x {p['spec']['days']} days",
+        ))  # fmt: skip
+        rows.append(_row(
+            "(b) pipeline wall / plain joblib wall", b_ratio, "<= 1.00", b_ratio <= 1.00,
+            f"{p['pipeline_wall_s']:.1f} s vs {p['plain_wall_s']:.1f} s; same test MSEs: "
+            f"{p['same_test_mse']}",
+        ))  # fmt: skip
+    else:
+        rows += [_row("(a)", None, "<= 1.10", None, ""), _row("(b)", None, "<= 1.00", None, "")]
+    if c:
+        rows.append(_row(
+            "(c) ms per invocation, no-op worker", c["ms_per_invocation"], "<= 5 ms",
+            c["ms_per_invocation"] <= 5.0,
+            f"{c['invocations']} invocations ({c['stocks']} stocks) in {c['flow_wall_s']:.1f} s; "
+            f"stub {c['stub_ms_per_invocation']:.2f} ms each",
+        ))  # fmt: skip
+        rows.append(_row(
+            "(c) orchestrator peak RSS (MiB)", c["orchestrator_peak_rss_mib"], "<= 1024 MiB",
+            c["orchestrator_peak_rss_mib"] <= 1024,
+            f"Prefect server process: {c['prefect_server_peak_rss_mib'] or 0:.0f} MiB",
+        ))  # fmt: skip
+    else:
+        rows.append(_row("(c)", None, "<= 5 ms, <= 1 GiB", None, ""))
+    if d:
+        for threads, key in ((1, "rate_1_thread"), (16, "rate_16_threads")):
+            run = d[f"threads_{threads}"]
+            rows.append(_row(
+                f"(d) Event invokes/s, {threads} thread(s)", d[key], ">= 300/s", d[key] >= 300,
+                f"{run['invokes']} invokes in {run['wall_s']:.2f} s, "
+                f"{run['throttled_429']} throttled (429)",
+            ))  # fmt: skip
+    else:
+        rows.append(_row("(d)", None, ">= 300/s", None, ""))
+    if e:
+        ratio = e["ratio_csv_over_parquet"]
+        rows.append(_row(
+            "(e) CSV read / Parquet read", ratio, ">= 10x", ratio >= 10,
+            f"{e['training_rows']:,} training rows of a {e['source_rows']:,}-row source: "
+            f"{e['csv_read_s'] * 1000:.0f} ms vs {e['parquet_read_s'] * 1000:.0f} ms",
+        ))  # fmt: skip
+    else:
+        rows.append(_row("(e)", None, ">= 10x", None, ""))
+    machine = next((r["machine"] for r in (p, c, d, e) if r), {})
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python -m bench" + (" --quick" if quick else "") + "` "
+        f"on {time.strftime('%Y-%m-%d')} ({machine.get('cpus')} CPUs, Python "
+        f"{machine.get('python')}, load average at start "
+        f"{machine.get('loadavg_at_start')}); raw results in `bench/results/*.json`. Every "
+        "figure is a ratio or a rate measured within one run: the machines are shared and "
+        "noisy, so absolute times alone prove nothing.",
+        "",
+        *rows,
+        "",
+        "Benchmark wall times (s): "
+        + ", ".join(f"{name} {secs:.0f}" for name, secs in walls.items())
+        + ".",
+        "",
+        "What each measures: see the docstrings of `bench/pipeline.py` (a, b), "
+        "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d) and "
+        "`bench/read_formats.py` (e).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Smaller sizes (a few minutes).")
+    parser.add_argument("--only", default="abcde", help="Benchmarks to run, e.g. 'ce'.")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder.")
+    parser.add_argument("--doc", type=Path, default=DOC, help="Markdown table to write.")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    walls: dict[str, float] = {}
+    started = time.perf_counter()
+    for name, (module, letters) in MODULES.items():
+        if set(letters) & set(args.only):
+            print(f"== {name} ({', '.join(letters)}): python -m {module}", flush=True)
+            walls[name] = run_module(module, args.quick, args.out)
+    walls["all"] = time.perf_counter() - started
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(render(args.out, args.quick, walls))
+    print(f"wrote {args.doc} ({walls['all']:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Shared by the benchmarks: a private Prefect API, timing helpers, results on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def quiet_prefect(home: Path | None = None) -> None:
+    """Prefect settings for a benchmark process (set before Prefect is imported)."""
+    os.environ["PREFECT_HOME"] = str(home or Path(tempfile.mkdtemp(prefix="groves-bench-")))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("GROVES_N_JOBS", "1")
+
+
+@contextmanager
+def prefect_api() -> Iterator[None]:
+    """A temporary Prefect server (its own process and SQLite database)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mib() -> float:
+    """The largest peak RSS of this process's finished children, in MiB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(wall seconds, result) of ``fn()``."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    """The median wall seconds of ``repeats`` calls of ``fn``."""
+    return statistics.median(timed(fn)[0] for _ in range(repeats))
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": load,
+    }
+
+
+def write_result(name: str, result: dict[str, Any], out: Path = RESULTS) -> Path:
+    """Write ``{out}/{name}.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
+    return path

@@ -1,0 +1,191 @@
+"""(a) pipeline vs the physical limit, (b) pipeline vs a plain joblib script.
+
+One generated dataset; the real flow (`flows.pipeline.forecast_pipeline`, local
+executor: a process per core) runs it end to end against a private Prefect API, its
+workers instrumented to report the CPU seconds spent inside ``fit_grove`` and
+``predict_levels``; then `bench.plain` does the same fits with joblib in a fresh process.
+
+* (a) = pipeline wall / (sum of in-worker fit+predict CPU seconds / cores)
+* (b) = pipeline wall / plain wall
+
+Both walls start after the process's own imports: the flow call (worker processes
+started, every invocation, the timing report and plots) and the plain script's work
+(joblib's worker processes started, every fit). Prefect's API server is already up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from bench.common import machine, peak_rss_mib, prefect_api, quiet_prefect, write_result
+
+SIZES: dict[str, dict[str, Any]] = {
+    # The seed's grid and forest sizes on three stocks of 20 trading days (7,500 rows each).
+    "full": {
+        "stocks": ["RELIANCE", "TCS", "INFY"],
+        "days": 20,
+        "feat": (5, 7, 9),
+        "samp": (5, 15, 25),
+        "groves": 3,
+        "trees": 100,
+        "final_groves": 30,
+        "final_trees": 25,
+    },
+    "quick": {
+        "stocks": ["RELIANCE", "TCS"],
+        "days": 8,
+        "feat": (5, 9),
+        "samp": (5, 25),
+        "groves": 2,
+        "trees": 40,
+        "final_groves": 6,
+        "final_trees": 20,
+    },
+}
+
+
+class InstrumentedExecutor:
+    """`tasks.executors.LocalExecutor`, its workers reporting fit+predict CPU seconds."""
+
+    kind = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        from tasks.executors import LocalExecutor
+
+        self._inner = LocalExecutor(workers=workers)
+        self.workers = self._inner.workers
+        self._lock = threading.Lock()
+        self.fit_predict_cpu_s = 0.0
+        self.handler_cpu_s = 0.0
+        self.invocations = 0
+
+    def submit(self, function: str, event: dict[str, Any]) -> Any:
+        from bench.instrument import run_handler
+        from tasks.executors import FUNCTIONS
+
+        if function not in FUNCTIONS:
+            raise ValueError(f"unknown worker function {function!r}")
+        future = self._inner._pool.submit(run_handler, function, event)
+        future.add_done_callback(self._collect)
+        return future
+
+    def _collect(self, future: Any) -> None:
+        if future.exception() is not None:
+            return
+        result = future.result()
+        with self._lock:
+            self.fit_predict_cpu_s += result["fit_predict_cpu_s"]
+            self.handler_cpu_s += result["handler_cpu_s"]
+            self.invocations += 1
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def run(size: str, workdir: Path) -> dict[str, Any]:
+    """Both benchmarks on one dataset; returns the figures and their ratios."""
+    spec = SIZES[size]
+    quiet_prefect(workdir / "prefect-home")
+    from flows import pipeline
+    from flows.config import RunConfig
+    from flows.demo_data import generate_dataset
+    from lambda_functions.events import Grid
+
+    store = workdir / "store"
+    generate_dataset(store / "raw", spec["stocks"], trading_days=spec["days"], seed=0,
+                     engine="pyarrow")  # fmt: skip
+    cores = os.cpu_count() or 1
+    config = RunConfig(
+        store=str(store),
+        stocks=tuple(spec["stocks"]),
+        grid=Grid(max_features=spec["feat"], min_samples_split=spec["samp"]),
+        groves=spec["groves"],
+        trees=spec["trees"],
+        final_groves=spec["final_groves"],
+        final_trees=spec["final_trees"],
+        workers=cores,
+        run_id="bench",
+    )
+    executors: list[InstrumentedExecutor] = []
+
+    def make(kind: str, **options: Any) -> InstrumentedExecutor:
+        executors.append(InstrumentedExecutor(workers=options.get("workers")))
+        return executors[-1]
+
+    with prefect_api(), mock.patch.object(pipeline, "make_executor", make):
+        started = time.perf_counter()
+        summary = pipeline.forecast_pipeline(config)
+        wall = time.perf_counter() - started
+    executor = executors[0]
+    report = summary["timing"]["report"]
+    physical = executor.fit_predict_cpu_s / cores
+
+    plain_spec = {
+        "raw_dir": str(store / "raw"),
+        "stocks": spec["stocks"],
+        "cells": [[f, s] for f in spec["feat"] for s in spec["samp"]],
+        "groves": spec["groves"],
+        "trees": spec["trees"],
+        "final_groves": spec["final_groves"],
+        "final_trees": spec["final_trees"],
+        "seed": 0,
+        "workers": cores,
+    }
+    env = {**os.environ, "GROVES_N_JOBS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.plain", json.dumps(plain_spec)],
+        capture_output=True, text=True, check=True, env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    plain = json.loads(out.stdout.strip().splitlines()[-1])
+    same = all(
+        plain["stocks"][row["stock"]]["test_mse"] == row["test_mse"] for row in summary["stocks"]
+    )
+    invocations = report["total"]["invocations"]
+    return {
+        "size": size,
+        "spec": {k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()},
+        "cores": cores,
+        "invocations": invocations,
+        "pipeline_wall_s": wall,
+        "pipeline_makespan_s": report["total"]["makespan_s"],
+        "fit_predict_cpu_s": executor.fit_predict_cpu_s,
+        "handler_cpu_s": executor.handler_cpu_s,
+        "receipts_compute_s": report["total"]["compute_s"],
+        "physical_limit_s": physical,
+        "plain_wall_s": plain["wall_s"],
+        "same_test_mse": same,
+        "ratio_a_pipeline_over_physical": wall / physical,
+        "ratio_b_pipeline_over_plain": wall / plain["wall_s"],
+        "goal_a": 1.10,
+        "goal_b": 1.00,
+        "stage_makespans_s": {s: v["makespan_s"] for s, v in report["stages"].items()},
+        "orchestrator_peak_rss_mib": peak_rss_mib(),
+        "machine": machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="A smaller dataset and grid.")
+    parser.add_argument("--out", type=Path, default=None, help="Results folder.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="groves-bench-") as tmp:
+        result = run("quick" if args.quick else "full", Path(tmp))
+    kwargs = {"out": args.out} if args.out else {}
+    print(write_result("pipeline", result, **kwargs))
+    print(json.dumps({k: v for k, v in result.items() if k.startswith("ratio")}))
+
+
+if __name__ == "__main__":
+    main()

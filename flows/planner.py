@@ -1,0 +1,539 @@
+"""Capacity planning: project a run's makespan and cost at another scale by simulation.
+
+A `Profile` holds what one measured run (or a user's per-grove times) says about each
+stage: per-invocation work (read, compute, write and other seconds), the overhead an
+invocation spends on its slot before its own clock starts (process start, imports, a
+cold container), and the orchestration's pacing: how far apart stocks start
+(``stagger``), how far apart a stage's invocations are sent (``dispatch``) and how long
+after a stock's previous stage ends its next stage's first invoke goes out (``gap``).
+
+`simulate` replays the pipeline at a target `Scale`: every stock runs its six stages in
+order, a stage's invocations are sent when the stock's previous stage has finished, and
+invocations take slots under the concurrency limit first come, first served (greedy list
+scheduling: each takes the earliest-free slot; FIFO, so waves form when the limit
+binds). It returns synthetic receipts, so `flows.analysis.build_report` gives the
+projected makespan, per-stage statistics and cost with the very same definitions as a
+measured run.
+
+Per-invocation times (deterministic):
+
+* ``own``: the target is the measured configuration: each invocation keeps its own
+  measured work and overhead (matched by stage, stock order and dispatch order).
+* ``sampled``: invocation ``m`` of the ``M`` target invocations of a stage takes the
+  measured work at rank ``floor((perm[m] + 0.5) * K / M)`` of the ``K`` measured ones
+  sorted by duration (``perm`` a seeded permutation), so the projected distribution is
+  the measured one; compute is scaled by the trees (and, given memory, by Lambda's vCPU
+  share: 1 vCPU per 1769 MB), I/O by how many groves or cells a stage reads. Overheads
+  come from the measured cold (first use of a function on a slot) or warm pool, as the
+  simulation finds the slot.
+
+Not modelled: the Prefect task-runner's thread cap (64 stage tasks at once) and the
+Lambda executor holding its in-flight slots per stage task rather than per invocation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from flows.analysis import build_report, duration_s, invoked_at, ok_receipts
+from lambda_functions.errors import GrovesError
+from lambda_functions.storage import Storage
+from lambda_functions.timing import STAGES
+
+MB_PER_VCPU = 1769  # Lambda: one full vCPU at 1,769 MB, proportionally below and above
+MAX_LAMBDA_MB = 10240
+PARALLEL_STAGES = ("parampreds", "trainfull")  # fits use every vCPU (n_jobs=-1)
+SEED_STAGE_SECONDS = {  # per invocation at the seed's scale on Lambda 3008 MB (FACTS.md)
+    "processing": 55.0,
+    "parampreds": 300.0,
+    "predmses": 9.0,
+    "minmse": 0.5,
+    "trainfull": 110.0,
+    "testfull": 12.0,
+}
+SEED_DISPATCH_S = 0.031  # the seed's serial invoke loop: ~31 ms per invocation
+Assign = Literal["auto", "own", "sampled"]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A run's size: what `simulate` projects to, or what a profile was measured at."""
+
+    stocks: int
+    cells: int = 9
+    groves: int = 3
+    trees: int = 100
+    final_groves: int = 30
+    final_trees: int = 25
+    concurrency: int = 1000
+    memory_mb: int | None = None  # None: as measured
+
+    def per_stock(self) -> dict[str, int]:
+        """Invocations of each stage for one stock."""
+        return {
+            "processing": 1,
+            "parampreds": self.cells * self.groves,
+            "predmses": self.cells,
+            "minmse": 1,
+            "trainfull": self.final_groves,
+            "testfull": 1,
+        }
+
+    def invocations(self) -> int:
+        """Invocations of the whole run."""
+        return self.stocks * sum(self.per_stock().values())
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], concurrency: int) -> Scale:
+        """The scale of a run from its saved ``config.json``."""
+        grid = config.get("grid") or {}
+        cells = len(grid.get("max_features") or (5, 7, 9)) * len(
+            grid.get("min_samples_split") or (5, 15, 25)
+        )
+        return cls(
+            stocks=len(config.get("stocks") or ()),
+            cells=cells,
+            groves=int(config.get("groves", 3)),
+            trees=int(config.get("trees", 100)),
+            final_groves=int(config.get("final_groves", 30)),
+            final_trees=int(config.get("final_trees", 25)),
+            concurrency=concurrency,
+        )
+
+
+@dataclass(frozen=True)
+class Work:
+    """One invocation's measured times, in seconds."""
+
+    overhead: float  # on its slot before its clock starts (start - max(invoke, slot free))
+    read: float
+    compute: float
+    write: float
+    other: float  # duration not in read / compute / write
+
+    @property
+    def duration(self) -> float:
+        return self.read + self.compute + self.write + self.other
+
+
+@dataclass
+class Profile:
+    """What a measured run (or given per-grove times) says about each stage."""
+
+    scale: Scale
+    work: dict[str, list[Work]]  # per stage, by duration
+    own: dict[tuple[str, int, int], Work] = field(default_factory=dict)  # (stage, stock, j)
+    cold: dict[str, list[float]] = field(default_factory=dict)  # overheads, per stage
+    warm: dict[str, list[float]] = field(default_factory=dict)
+    stagger_s: float = 0.0
+    dispatch_s: dict[str, float] = field(default_factory=dict)
+    gap_s: dict[str, float] = field(default_factory=dict)
+    vcpus: float = 1.0  # of the measuring workers (local processes fit single-threaded)
+    measured_makespan_s: float | None = None
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+def _median(values: Sequence[float], default: float = 0.0) -> float:
+    return float(statistics.median(values)) if values else default
+
+
+def replay_overheads(
+    receipts: Sequence[Mapping[str, Any]], concurrency: int
+) -> list[tuple[float, bool]]:
+    """Per receipt (in the given order): its slot overhead and whether it was a cold use.
+
+    Replays the receipts first come, first served on ``concurrency`` slots, each taking
+    the earliest-free slot (the rule `simulate` uses): the overhead is the time from
+    getting a slot (``max(invoked, slot free)``) to the receipt's ``start``; a use is cold
+    when that slot had not run the function before.
+    """
+    order = sorted(range(len(receipts)), key=lambda i: (invoked_at(receipts[i]), i))
+    free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(concurrency, 1))]
+    seen: list[set[str]] = [set() for _ in free]
+    out: list[tuple[float, bool]] = [(0.0, False)] * len(receipts)
+    for i in order:
+        r = receipts[i]
+        slot_free, k = heapq.heappop(free)
+        got = max(invoked_at(r), slot_free)
+        cold = r["function"] not in seen[k]
+        seen[k].add(r["function"])
+        out[i] = (max(float(r["start"]) - got, 0.0), cold)
+        heapq.heappush(free, (max(float(r["end"]), got), k))
+    return out
+
+
+def profile_from_receipts(
+    receipts: Iterable[Mapping[str, Any]],
+    scale: Scale,
+    *,
+    vcpus: float | None = None,
+) -> Profile:
+    """Measure a profile from a finished run's receipts.
+
+    Args:
+        receipts: The run's receipts (only successful pipeline ones count).
+        scale: The run's configuration; ``concurrency`` is the limit it ran under.
+        vcpus: vCPUs of each measuring worker (default: from the receipts' memory, else 1
+            for local single-threaded workers).
+    """
+    kept = ok_receipts(receipts)
+    if not kept:
+        raise ValueError("no successful receipts to measure")
+    overheads = replay_overheads(kept, scale.concurrency)
+    first_invoke: dict[str, float] = {}
+    for r in kept:
+        first_invoke[r["stock"]] = min(first_invoke.get(r["stock"], math.inf), invoked_at(r))
+    stocks = sorted(first_invoke, key=lambda s: (first_invoke[s], s))
+    stock_index = {s: i for i, s in enumerate(stocks)}
+    batches: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(kept):
+        batches[(r["function"], r["stock"])].append(i)
+
+    work: dict[str, list[Work]] = {s: [] for s in STAGES}
+    own: dict[tuple[str, int, int], Work] = {}
+    cold: dict[str, list[float]] = {s: [] for s in STAGES}
+    warm: dict[str, list[float]] = {s: [] for s in STAGES}
+    dispatch: dict[str, list[float]] = {s: [] for s in STAGES}
+    for (stage, stock), members in batches.items():
+        members.sort(key=lambda i: (invoked_at(kept[i]), i))
+        sent = [invoked_at(kept[i]) for i in members]
+        dispatch[stage] += [b - a for a, b in itertools.pairwise(sent)]
+        for j, i in enumerate(members):
+            r = kept[i]
+            overhead, is_cold = overheads[i]
+            read = float(r.get("read_ms") or 0) / 1000
+            compute = float(r.get("compute_ms") or 0) / 1000
+            write = float(r.get("write_ms") or 0) / 1000
+            w = Work(overhead, read, compute, write, max(duration_s(r) - read - compute - write, 0))
+            work[stage].append(w)
+            own[(stage, stock_index[stock], j)] = w
+            (cold if is_cold else warm)[stage].append(overhead)
+    gaps: dict[str, list[float]] = {s: [] for s in STAGES}
+    for stock in stocks:
+        for prev, stage in itertools.pairwise(STAGES):
+            before, after = batches.get((prev, stock)), batches.get((stage, stock))
+            if before and after:
+                last_end = max(float(kept[i]["end"]) for i in before)
+                gaps[stage].append(max(min(invoked_at(kept[i]) for i in after) - last_end, 0))
+    starts = [first_invoke[s] for s in stocks]
+    memory = next((r.get("memory_limit_mb") for r in kept if r.get("memory_limit_mb")), None)
+    measured_vcpus = vcpus or (lambda_vcpus(int(memory)) if memory else 1.0)
+    return Profile(
+        scale=replace(scale, stocks=len(stocks), memory_mb=scale.memory_mb or memory),
+        work={s: sorted(ws, key=lambda w: w.duration) for s, ws in work.items()},
+        own=own,
+        cold=cold,
+        warm=warm,
+        stagger_s=_median([b - a for a, b in itertools.pairwise(starts)]),
+        dispatch_s={s: _median(v) for s, v in dispatch.items()},
+        gap_s={s: _median(v) for s, v in gaps.items()},
+        vcpus=measured_vcpus,
+        measured_makespan_s=_makespan(kept),
+    )
+
+
+def profile_from_times(
+    stage_seconds: Mapping[str, float],
+    scale: Scale,
+    *,
+    dispatch_s: float = SEED_DISPATCH_S,
+    gap_s: float = 0.0,
+    cold_start_s: float = 0.0,
+) -> Profile:
+    """A profile from given per-invocation seconds (e.g. per-grove fit times).
+
+    Args:
+        stage_seconds: Seconds per invocation of each stage, at ``scale`` (its trees,
+            groves and memory); missing stages take `SEED_STAGE_SECONDS`.
+        scale: What the times were measured at.
+        dispatch_s: Seconds between consecutive invokes of a stage for one stock.
+        gap_s: Seconds from a stock's stage end to its next stage's first invoke.
+        cold_start_s: Overhead of a slot's first use of a function.
+    """
+    unknown = set(stage_seconds) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; expected some of {STAGES}")
+    seconds = {**SEED_STAGE_SECONDS, **stage_seconds}
+    return Profile(
+        scale=scale,
+        work={s: [Work(0.0, 0.0, float(seconds[s]), 0.0, 0.0)] for s in STAGES},
+        cold={s: [cold_start_s] for s in STAGES},
+        warm={s: [0.0] for s in STAGES},
+        dispatch_s=dict.fromkeys(STAGES, dispatch_s),
+        gap_s=dict.fromkeys(STAGES, gap_s),
+        vcpus=lambda_vcpus(scale.memory_mb) if scale.memory_mb else 1.0,
+    )
+
+
+def _makespan(receipts: Sequence[Mapping[str, Any]]) -> float:
+    """First invoke to last end, unrounded."""
+    return max(float(r["end"]) for r in receipts) - min(invoked_at(r) for r in receipts)
+
+
+def lambda_vcpus(memory_mb: int) -> float:
+    """Lambda's vCPU share at a memory size (1 vCPU per 1,769 MB, at most 6)."""
+    return min(memory_mb, MAX_LAMBDA_MB) / MB_PER_VCPU
+
+
+# ---------------------------------------------------------------------------- simulation
+
+
+def _speed(vcpus: float, stage: str) -> float:
+    return vcpus if stage in PARALLEL_STAGES else min(vcpus, 1.0)
+
+
+def _scaled(work: Work, stage: str, profile: Profile, target: Scale) -> Work:
+    src = profile.scale
+    compute = work.compute
+    read = work.read
+    if stage == "parampreds":
+        compute *= target.trees / src.trees
+    elif stage == "trainfull":
+        compute *= target.final_trees / src.final_trees
+    elif stage == "predmses":
+        read *= target.groves / src.groves
+    elif stage == "minmse":
+        read *= target.cells / src.cells
+    elif stage == "testfull":
+        read *= target.final_groves / src.final_groves
+    if target.memory_mb and target.memory_mb != src.memory_mb:
+        compute *= _speed(profile.vcpus, stage) / _speed(lambda_vcpus(target.memory_mb), stage)
+    return replace(work, read=read, compute=compute)
+
+
+@dataclass(order=True)
+class _Event:
+    time: float
+    seq: int
+    stage_index: int = field(compare=False)
+    stock: int = field(compare=False)
+    unit: int = field(compare=False)
+
+
+def simulate(
+    profile: Profile,
+    target: Scale | None = None,
+    *,
+    assign: Assign = "auto",
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Replay the pipeline at ``target`` (default: the profile's own scale).
+
+    Args:
+        profile: From `profile_from_receipts` or `profile_from_times`.
+        target: The scale to project to.
+        assign: ``own`` (each invocation keeps its measured times; the target must be
+            the measured configuration), ``sampled`` (see the module docstring) or
+            ``auto`` (``own`` when possible).
+        seed: Seeds the permutation of sampled times.
+
+    Returns:
+        Synthetic receipts (epoch 0 at the first invoke), one per invocation.
+    """
+    target = target or profile.scale
+    per_stock = target.per_stock()
+    assign = resolve_assign(profile, target, assign)
+    rng = np.random.default_rng(seed)
+    chosen: dict[tuple[str, int, int], Work] = {}
+    for stage in STAGES:
+        n = per_stock[stage]
+        if assign == "own":
+            for i in range(target.stocks):
+                for j in range(n):
+                    chosen[(stage, i, j)] = profile.own[(stage, i, j)]
+            continue
+        measured = profile.work.get(stage) or []
+        if not measured:
+            raise ValueError(f"the profile has no {stage} invocations to sample from")
+        total = target.stocks * n
+        perm = rng.permutation(total)
+        for m in range(total):
+            rank = min(int((perm[m] + 0.5) * len(measured) / total), len(measured) - 1)
+            sample = _scaled(measured[rank], stage, profile, target)
+            chosen[(stage, m // n, m % n)] = sample
+    draws: dict[tuple[str, bool], int] = defaultdict(int)
+
+    def overhead(stage: str, key: tuple[str, int, int], cold: bool) -> float:
+        if assign == "own":
+            return chosen[key].overhead
+        pool = (profile.cold if cold else profile.warm).get(stage) or []
+        if not pool:
+            return 0.0
+        k = draws[(stage, cold)]
+        draws[(stage, cold)] += 1
+        return pool[k % len(pool)]
+
+    events: list[_Event] = []
+    seq = 0
+
+    def send(stage_index: int, stock: int, at: float) -> None:
+        nonlocal seq
+        stage = STAGES[stage_index]
+        for j in range(per_stock[stage]):
+            heapq.heappush(events, _Event(at + j * profile.dispatch_s.get(stage, 0.0), seq,
+                                          stage_index, stock, j))  # fmt: skip
+            seq += 1
+
+    for i in range(target.stocks):
+        send(0, i, i * profile.stagger_s)
+    free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(target.concurrency, 1))]
+    seen: list[set[str]] = [set() for _ in free]
+    remaining = {(i, s): per_stock[STAGES[s]] for i in range(target.stocks)
+                 for s in range(len(STAGES))}  # fmt: skip
+    batch_end: dict[tuple[int, int], float] = defaultdict(lambda: -math.inf)
+    ends: list[tuple[float, int, int, int]] = []  # (end, seq, stock, stage_index)
+    receipts: list[dict[str, Any]] = []
+    memory = target.memory_mb or profile.scale.memory_mb
+    while events or ends:
+        # Completions first: they free nothing here (slots are tracked by free time) but
+        # they send the stock's next stage, whose invokes may precede pending ones.
+        if ends and (not events or ends[0][0] <= events[0].time):
+            end, _, stock, s = heapq.heappop(ends)
+            remaining[(stock, s)] -= 1
+            batch_end[(stock, s)] = max(batch_end[(stock, s)], end)
+            if remaining[(stock, s)] == 0 and s + 1 < len(STAGES):
+                nxt = STAGES[s + 1]
+                send(s + 1, stock, batch_end[(stock, s)] + profile.gap_s.get(nxt, 0.0))
+            continue
+        ev = heapq.heappop(events)
+        stage = STAGES[ev.stage_index]
+        key = (stage, ev.stock, ev.unit)
+        slot_free, k = heapq.heappop(free)
+        got = max(ev.time, slot_free)
+        cold = stage not in seen[k]
+        seen[k].add(stage)
+        work = chosen[key]
+        start = got + overhead(stage, key, cold)
+        end = start + work.duration
+        heapq.heappush(free, (end, k))
+        heapq.heappush(ends, (end, ev.seq, ev.stock, ev.stage_index))
+        receipts.append(_receipt(stage, ev, work, start, end, cold, memory, target))
+    return receipts
+
+
+def resolve_assign(profile: Profile, target: Scale, assign: Assign) -> Assign:
+    """``own`` or ``sampled``: what ``auto`` means for this profile and target."""
+    same = _same_work(profile.scale, target) and len(profile.own) == target.invocations()
+    if assign == "own" and not same:
+        raise ValueError("own times need the measured configuration; use assign='sampled'")
+    if assign == "auto":
+        return "own" if same else "sampled"
+    return assign
+
+
+def _same_work(a: Scale, b: Scale) -> bool:
+    keys = ("stocks", "cells", "groves", "trees", "final_groves", "final_trees")
+    same_memory = b.memory_mb is None or b.memory_mb == a.memory_mb
+    return all(getattr(a, k) == getattr(b, k) for k in keys) and same_memory
+
+
+def _receipt(
+    stage: str,
+    ev: _Event,
+    work: Work,
+    start: float,
+    end: float,
+    cold: bool,
+    memory: int | None,
+    target: Scale,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"invoked_at": ev.time, "groves": target.groves}
+    if stage == "predmses":
+        event.update(feat=1, samp=2)
+    elif stage == "minmse":
+        event["grid"] = {"max_features": list(range(target.cells)), "min_samples_split": [2]}
+    elif stage == "testfull":
+        event["groves"] = target.final_groves
+    return {
+        "function": stage,
+        "stock": f"S{ev.stock:04d}",
+        "unit": f"u{ev.unit}",
+        "status": "ok",
+        "event": event,
+        "start": start,
+        "end": end,
+        "read_ms": work.read * 1000,
+        "compute_ms": work.compute * 1000,
+        "write_ms": work.write * 1000,
+        "cold_start": cold,
+        "memory_limit_mb": memory,
+        "bytes_read": 0,
+        "bytes_written": 0,
+    }
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+def plan(
+    profile: Profile,
+    target: Scale | None = None,
+    *,
+    assign: Assign = "auto",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Project makespan, per-stage statistics and cost at ``target``.
+
+    Returns:
+        The `flows.analysis` report of the simulated run (without plot data) plus
+        ``projected_makespan_s``, ``target`` and, for a measured profile,
+        ``measured_makespan_s``.
+    """
+    target = target or profile.scale
+    assign = resolve_assign(profile, target, assign)
+    receipts = simulate(profile, target, assign=assign, seed=seed)
+    report = build_report(receipts, memory_mb=target.memory_mb, workers=target.concurrency)
+    report.pop("series")
+    return {
+        **report,
+        "target": target.__dict__,
+        "assign": assign,
+        "projected_makespan_s": _makespan(receipts),
+        "measured_makespan_s": profile.measured_makespan_s,
+        "measured": {
+            "scale": profile.scale.__dict__,
+            "stagger_s": profile.stagger_s,
+            "dispatch_s": profile.dispatch_s,
+            "gap_s": profile.gap_s,
+            "vcpus": profile.vcpus,
+        },
+    }
+
+
+def profile_for_run(store: Storage, run_id: str, concurrency: int | None = None) -> Profile:
+    """Measure the profile of a finished run in a store.
+
+    Args:
+        store: The run's store.
+        run_id: The run.
+        concurrency: The limit it ran under (default: its local workers or Lambda
+            in-flight cap, but no more than the peak concurrency its receipts show).
+    """
+    from flows.analysis import peak_concurrency
+    from flows.stored import load_receipts
+
+    config_key = f"runs/{run_id}/config.json"
+    if not store.exists(config_key):
+        raise GrovesError(f"no run {run_id!r} in {store.url} (no {config_key})")
+    config = store.get_json(config_key)
+    receipts = ok_receipts(load_receipts(store, run_id))
+    if not receipts:
+        raise GrovesError(f"run {run_id!r} has no successful receipts to measure")
+    if concurrency is None:
+        observed = peak_concurrency((float(r["start"]), float(r["end"])) for r in receipts)
+        limit = config.get("max_in_flight") if config.get("executor") == "lambda" else None
+        limit = limit or config.get("workers")
+        concurrency = min(limit, observed) if limit else observed
+    scale = Scale.from_config(config, concurrency=max(int(concurrency), 1))
+    return profile_from_receipts(receipts, scale)

@@ -1,0 +1,268 @@
+"""Shared machinery of the reliability tests.
+
+* A Prefect test API for the session (the one `tests/flows` started, when it is running).
+* S3: moto's server on 127.0.0.1 behind `S3FaultProxy`, which injects S3 faults.
+* Lambda: one `LocalLambdaEndpoint` for the session, its worker processes warmed up once
+  (a cold start imports scikit-learn: seconds on a loaded machine, which would otherwise
+  blur the receipt timeouts the fault tests rely on); each test sets its own `Faults`.
+* AWS credentials in the orchestrator and the workers are recognisable fake values, so a
+  test can show they never reach a receipt, a stored object or a log.
+* ``reference``: one clean run of the small configuration, computed once per session;
+  every fault scenario must reproduce its per-stock MSEs and its output bytes exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from flows.config import RunConfig
+from lambda_functions.events import Grid
+from lambda_functions.storage import open_storage
+from tasks.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
+from tests.flows.conftest import moto_server  # noqa: F401  (a fixture)
+from tests.reliability.s3proxy import S3FaultProxy
+
+FAKE_KEY_ID = "AKIAGROVESLEAKCHECK7"
+FAKE_SECRET = "groves/LeakCheck+Secret+0123456789abcdefXYZ"
+BUCKET = "groves-reliability"
+STORE = f"s3://{BUCKET}/data"
+STOCK = "TCS"
+# Invocations per stage for `small` (1 stock, 1x2 grid, 1 grove, 2 final groves).
+PER_STAGE = {
+    "processing": 1,
+    "parampreds": 2,
+    "predmses": 2,
+    "minmse": 1,
+    "trainfull": 2,
+    "testfull": 1,
+}
+CONCURRENCY = 3
+
+
+def small(**changes: Any) -> RunConfig:
+    """The smallest useful run: one stock, a 1x2 grid, 3 trees per grove."""
+    options: dict[str, Any] = {
+        "store": STORE,
+        "stocks": (STOCK,),
+        "grid": Grid(max_features=(5,), min_samples_split=(5, 25)),
+        "groves": 1,
+        "trees": 3,
+        "final_groves": 2,
+        "final_trees": 3,
+        "executor": "lambda",
+        "retries": 2,
+        "retry_delay_s": 0.2,
+        "timeout_s": 120,
+    }
+    return RunConfig(**{**options, **changes})
+
+
+def stock_outputs(url: str, run_id: str) -> dict[str, bytes]:
+    """Every object under ``runs/{run_id}/stocks/`` (key relative to it) with its bytes."""
+    store = open_storage(url)
+    prefix = f"runs/{run_id}/stocks/"
+    return {key[len(prefix) :]: store.get_bytes(key) for key in store.keys(prefix)}
+
+
+def mses(summary: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
+    """Per stock: (validation MSE, test MSE, test persistence MSE)."""
+    return {
+        s["stock"]: (s["validation_mse"], s["test_mse"], s["test_persistence_mse"])
+        for s in summary["stocks"]
+    }
+
+
+# --------------------------------------------------------------------------- Prefect
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Prefect API of the session: `tests/flows`' harness if it is up, else our own."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() and "prefect-home" in os.environ.get("PREFECT_HOME", ""):
+        yield str(PREFECT_API_URL.value())
+        return
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_HOME", str(home))
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
+        mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=120):
+            yield str(PREFECT_API_URL.value())
+
+
+# --------------------------------------------------------------------------- S3 + Lambda
+
+
+@pytest.fixture(scope="session")
+def s3_proxy(moto_server: str) -> Iterator[S3FaultProxy]:  # noqa: F811
+    proxy = S3FaultProxy(moto_server).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def bucket(moto_server: str, raw_dir: Path) -> str:  # noqa: F811
+    """The session's bucket with both demo raw files under ``data/raw/``; its store URL."""
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+    client.create_bucket(Bucket=BUCKET)
+    for path in sorted(raw_dir.glob("*.csv")):
+        client.put_object(Bucket=BUCKET, Key=f"data/raw/{path.name}", Body=path.read_bytes())
+    return STORE
+
+
+def worker_env(s3_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "GROVES_N_JOBS": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def endpoint(s3_proxy: S3FaultProxy) -> Iterator[LocalLambdaEndpoint]:
+    """The session's Lambda endpoint (S3 through the proxy), its workers warmed up."""
+    server = LocalLambdaEndpoint(
+        concurrency=CONCURRENCY,
+        handlers={**DEFAULT_HANDLERS, "warm": "tests.reliability.workerhooks:warm"},
+        env=worker_env(s3_proxy.url),
+    ).start()
+    threads = [
+        threading.Thread(
+            target=server.invoke, args=(f"warm-{i}", "warm", None, "RequestResponse", b"{}")
+        )
+        for i in range(CONCURRENCY)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        yield server
+    finally:
+        server.stop(timeout=30)
+
+
+def env_for(mp: pytest.MonkeyPatch, proxy: S3FaultProxy, endpoint: LocalLambdaEndpoint) -> None:
+    """Point this process's boto3 at the proxy and the endpoint, with the fake keys."""
+    mp.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+    mp.setenv("AWS_ENDPOINT_URL_LAMBDA", endpoint.url)
+    mp.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
+    mp.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is not a leak
+            pass
+
+
+@dataclass
+class Reference:
+    summary: dict[str, Any]
+    outputs: dict[str, bytes]  # relative to runs/clean/stocks/
+    run_objects: dict[str, bytes]  # every object under runs/clean/
+    raw: dict[str, bytes]
+    logs: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def reference(
+    bucket: str, s3_proxy: S3FaultProxy, endpoint: LocalLambdaEndpoint
+) -> Reference:
+    """The clean run (run id ``clean``), with the logs it produced at INFO (prefect: DEBUG)."""
+    from flows.pipeline import forecast_pipeline
+
+    capture = _Capture()
+    root, prefect_logger = logging.getLogger(), logging.getLogger("prefect")
+    levels = (root.level, prefect_logger.level)
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    prefect_logger.setLevel(logging.DEBUG)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            env_for(mp, s3_proxy, endpoint)
+            summary = forecast_pipeline(small(run_id="clean"))
+            store = open_storage(bucket)
+            run_objects = {k: store.get_bytes(k) for k in store.keys("runs/clean/")}
+            raw = {k: store.get_bytes(k) for k in store.keys("raw/")}
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(levels[0])
+        prefect_logger.setLevel(levels[1])
+    assert summary["failed"] == {}
+    assert summary["executed"] == PER_STAGE
+    prefix = "runs/clean/stocks/"
+    outputs = {k[len(prefix) :]: v for k, v in run_objects.items() if k.startswith(prefix)}
+    return Reference(summary, outputs, run_objects, raw, capture.lines)
+
+
+@dataclass
+class Lambda:
+    """What a fault test needs: the endpoint, the proxy and the clean reference."""
+
+    endpoint: LocalLambdaEndpoint
+    proxy: S3FaultProxy
+    reference: Reference
+    url: str = STORE
+
+    def faults(self, faults: Faults | None) -> None:
+        self.endpoint.set_faults(faults)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        return self.endpoint.stats()["functions"]
+
+
+def delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict:
+    """Per function, the counters that changed between two `Lambda.counters` readings."""
+    out: dict[str, dict[str, int]] = {}
+    for function, counts in after.items():
+        changed = {k: v - before.get(function, {}).get(k, 0) for k, v in counts.items()}
+        changed = {k: v for k, v in changed.items() if v}
+        if changed:
+            out[function] = changed
+    return out
+
+
+@pytest.fixture
+def lam(
+    reference: Reference,
+    endpoint: LocalLambdaEndpoint,
+    s3_proxy: S3FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Lambda]:
+    """Per test: no faults, an empty proxy log, this process pointed at proxy + endpoint.
+    Afterwards the faults are cleared and the endpoint drained (late workers finish)."""
+    endpoint.set_faults(None)
+    s3_proxy.reset()
+    env_for(monkeypatch, s3_proxy, endpoint)
+    try:
+        yield Lambda(endpoint, s3_proxy, reference)
+    finally:
+        endpoint.set_faults(None)
+        s3_proxy.reset()
+        endpoint.wait_idle(60)

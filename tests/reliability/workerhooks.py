@@ -1,0 +1,31 @@
+"""Extra handlers the reliability tests register on the local Lambda endpoint.
+
+They run in the endpoint's worker processes (which inherit the test's ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from typing import Any
+
+WORKER_MODULES = (
+    "processing",
+    "parampreds",
+    "predmses",
+    "minmse",
+    "trainfull",
+    "testfull",
+    "timingmetrics",
+    "clearbuckets",
+)
+
+
+def warm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Import every worker module (a Lambda cold start), then hold the worker a moment so
+    that concurrent warm-up calls land on distinct worker processes."""
+    for name in WORKER_MODULES:
+        importlib.import_module(f"lambda_functions.{name}")
+    time.sleep(float(event.get("hold", 0.5)))
+    return {"pid": os.getpid()}
