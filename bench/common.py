@@ -16,6 +16,31 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+PYCACHE = Path(tempfile.gettempdir()) / "groves-bench-pycache"
+WARM_IMPORTS = (  # what the benchmarks' processes import: compiled once, before timing
+    "sklearn.ensemble, pandas, pyarrow.parquet, pyarrow.csv, talib, joblib, boto3, "
+    "matplotlib.figure, matplotlib.backends.backend_agg, prefect, prefect.testing.utilities, "
+    "prefect.server.api.server, flows.pipeline, flows.analysis, flows.demo_data, "
+    "lambda_functions.processing, lambda_functions.parampreds, lambda_functions.trainfull, "
+    "lambda_functions.timingmetrics, tasks.lambda_endpoint"
+)
+
+
+def use_bytecode_cache() -> None:
+    """Cache compiled bytecode under `PYCACHE`, in this process and its children.
+
+    An installed environment normally holds compiled bytecode; this one may not (uv
+    installs without it by default, and ``PYTHONDONTWRITEBYTECODE=1`` stops Python
+    writing it), in which case every process compiles pandas, scikit-learn and Prefect
+    from source: seconds per worker start, which would be charged to the pipeline.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(PYCACHE)
+
+
+use_bytecode_cache()
 
 
 def quiet_prefect(home: Path | None = None) -> None:
@@ -75,3 +100,25 @@ def write_result(name: str, result: dict[str, Any], out: Path = RESULTS) -> Path
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     return path
+
+
+def process_cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``), 0.0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def prefect_server_pid() -> int | None:
+    """The pid of the Prefect API server started by `prefect_api`, if known."""
+    try:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer._instances.get(None)
+        process = getattr(server, "server_process", None)
+        return int(process.pid) if process is not None else None
+    except Exception:
+        return None

@@ -16,6 +16,7 @@ started, every invocation, the timing report and plots) and the plain script's w
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -27,13 +28,21 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from bench.common import machine, peak_rss_mib, prefect_api, quiet_prefect, write_result
+from bench.common import (
+    machine,
+    peak_rss_mib,
+    prefect_api,
+    prefect_server_pid,
+    process_cpu_s,
+    quiet_prefect,
+    write_result,
+)
 
 SIZES: dict[str, dict[str, Any]] = {
-    # The seed's grid and forest sizes on three stocks of 20 trading days (7,500 rows each).
+    # The seed's grid and forest sizes on three stocks of 14 trading days (5,250 rows each).
     "full": {
         "stocks": ["RELIANCE", "TCS", "INFY"],
-        "days": 20,
+        "days": 14,
         "feat": (5, 7, 9),
         "samp": (5, 15, 25),
         "groves": 3,
@@ -92,6 +101,26 @@ class InstrumentedExecutor:
         self._inner.close()
 
 
+def _idle_gaps(report_json: Path, epoch: float, wall: float) -> dict[str, float]:
+    """Where the wall time went besides invocations: before the first invoke, after the
+    last end, and in between with no invocation running (from the saved report)."""
+    from flows.analysis import concurrency_steps
+
+    timeline = json.loads(report_json.read_text())["series"]["timeline"]
+    rows = timeline["rows"]
+    steps = concurrency_steps((r[2], r[3]) for r in rows)
+    idle = sum(b[0] - a[0] for a, b in itertools.pairwise(steps) if a[1] == 0)
+    first = timeline["t0"] - epoch
+    last_end = max(r[3] for r in rows)
+    first_start = min(r[2] for r in rows)
+    return {
+        "flow_start_to_first_invoke_s": first,
+        "first_invoke_to_first_start_s": first_start,
+        "no_invocation_running_s": idle,
+        "after_last_end_s": wall - first - last_end,
+    }
+
+
 def run(size: str, workdir: Path) -> dict[str, Any]:
     """Both benchmarks on one dataset; returns the figures and their ratios."""
     spec = SIZES[size]
@@ -123,11 +152,17 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
         return executors[-1]
 
     with prefect_api(), mock.patch.object(pipeline, "make_executor", make):
-        started = time.perf_counter()
+        server = prefect_server_pid()
+        server_cpu = process_cpu_s(server) if server else 0.0
+        own_cpu = process_cpu_s()
+        started, epoch = time.perf_counter(), time.time()
         summary = pipeline.forecast_pipeline(config)
         wall = time.perf_counter() - started
+        own_cpu = process_cpu_s() - own_cpu
+        server_cpu = process_cpu_s(server) - server_cpu if server else None
     executor = executors[0]
     report = summary["timing"]["report"]
+    gaps = _idle_gaps(store / "runs" / "bench" / "timingmetrics" / "report.json", epoch, wall)
     physical = executor.fit_predict_cpu_s / cores
 
     plain_spec = {
@@ -162,6 +197,9 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
         "fit_predict_cpu_s": executor.fit_predict_cpu_s,
         "handler_cpu_s": executor.handler_cpu_s,
         "receipts_compute_s": report["total"]["compute_s"],
+        "receipts_busy_s": report["total"]["busy_s"],
+        "orchestrator_cpu_s": own_cpu,
+        "prefect_server_cpu_s": server_cpu,
         "physical_limit_s": physical,
         "plain_wall_s": plain["wall_s"],
         "same_test_mse": same,
@@ -170,6 +208,7 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
         "goal_a": 1.10,
         "goal_b": 1.00,
         "stage_makespans_s": {s: v["makespan_s"] for s, v in report["stages"].items()},
+        **gaps,
         "orchestrator_peak_rss_mib": peak_rss_mib(),
         "machine": machine(),
     }

@@ -5,6 +5,10 @@ through the real processing worker (Parquet tables); its training split is also 
 as CSV with the same serialiser the CSV table format uses (`lambda_functions.tables`).
 Then `lambda_functions.tables.read_table` (what every worker reads with) loads each,
 alternately, several times. Ratio = median CSV read / median Parquet read.
+
+Also measured, as a candidate for `lambda_functions.tables.table_bytes`: the same table as
+Parquet with LZ4 instead of zstd, no dictionary pages and byte-stream-split floats
+(`CANDIDATE`), read by the same `read_table`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from bench.common import machine, write_result
 
 SOURCE_DAYS = 1734  # x 375 bars = 650,250 rows
 STOCK = "RELIANCE"
+CANDIDATE = {"compression": "lz4", "use_dictionary": False, "column_encoding": "BYTE_STREAM_SPLIT"}
+
+
+def _candidate_bytes(frame: Any) -> bytes:
+    """The same table as Parquet with the candidate encoding (see the module docstring)."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, engine="pyarrow", index=True, **CANDIDATE)
+    return buffer.getvalue()
 
 
 def run(repeats: int, workdir: Path) -> dict[str, Any]:
@@ -44,19 +58,29 @@ def run(repeats: int, workdir: Path) -> dict[str, Any]:
     store = open_storage(store_url)
     parquet_key = f"runs/formats/stocks/{STOCK}/processed/training/{STOCK}.parquet"
     csv_key = parquet_key.removesuffix(".parquet") + ".csv"
+    candidate_key = parquet_key.removesuffix(".parquet") + "-lz4-bss.parquet"
     frame = read_table(store, parquet_key)
     store.put_bytes(csv_key, table_bytes(frame, "csv"))
-    back = read_table(store, csv_key)
-    same = back.index.equals(frame.index) and (back.to_numpy() == frame.to_numpy()).all()
-    times: dict[str, list[float]] = {"parquet": [], "csv": []}
+    store.put_bytes(candidate_key, _candidate_bytes(frame))
+    same = all(
+        bool((other.index == frame.index).all()) and (other.to_numpy() == frame.to_numpy()).all()
+        for other in (read_table(store, csv_key), read_table(store, candidate_key))
+    )
+    keys = {"parquet": parquet_key, "csv": csv_key, "candidate": candidate_key}
+    times: dict[str, list[float]] = {name: [] for name in keys}
     for _ in range(repeats):
-        for fmt, key in (("parquet", parquet_key), ("csv", csv_key)):
+        for name, key in keys.items():
             t = time.perf_counter()
             read_table(store, key)
-            times[fmt].append(time.perf_counter() - t)
+            times[name].append(time.perf_counter() - t)
     parquet_s = statistics.median(times["parquet"])
     csv_s = statistics.median(times["csv"])
+    candidate_s = statistics.median(times["candidate"])
     return {
+        "candidate": CANDIDATE,
+        "candidate_bytes": store.head(candidate_key).size,
+        "candidate_read_s": candidate_s,
+        "ratio_csv_over_candidate": csv_s / candidate_s,
         "source_rows": sum(1 for _ in open(path, "rb")) - 1,
         "source_bytes": path.stat().st_size,
         "training_rows": len(frame),
@@ -78,11 +102,11 @@ def run(repeats: int, workdir: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 reads of each, not 7.")
+    parser.add_argument("--quick", action="store_true", help="3 reads of each, not 9.")
     parser.add_argument("--out", type=Path, default=None, help="Results folder.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="groves-bench-") as tmp:
-        result = run(3 if args.quick else 7, Path(tmp))
+        result = run(3 if args.quick else 9, Path(tmp))
     kwargs = {"out": args.out} if args.out else {}
     print(write_result("read_formats", result, **kwargs))
     print(json.dumps({"ratio_csv_over_parquet": result["ratio_csv_over_parquet"]}))

@@ -23,7 +23,7 @@ err = Console(stderr=True)
 DEBUG = False
 
 DEMO_STOCKS = 3
-DEMO_DAYS = 20
+DEMO_DAYS = 15  # the full grid and grove counts fit ~3 min on 2 cores at this size
 
 
 def _quiet_prefect() -> None:
@@ -131,6 +131,9 @@ def run(
             function_prefix=function_prefix,
             credentials_block=credentials_block,
         )
+        from flows.pipeline import check_inputs
+
+        check_inputs(config)  # bad stocks, store or options fail here, before Prefect starts
         return _run_with_progress(config)
 
     summary = _guard(go)
@@ -145,7 +148,15 @@ def _ensure_demo_data(store: Path) -> None:
     if raw.is_dir() and any(raw.glob("*_minute_data_with_indicators.csv")):
         return
     from flows.demo_data import DEFAULT_SYMBOLS, generate_dataset
+    from lambda_functions.errors import StorageError
 
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot use {store} as a store: {exc.strerror} ({exc.filename}); "
+            "give a writable folder (raw/ and runs/ go inside) or an s3://bucket/prefix URL"
+        ) from None
     console.print(
         f"[yellow]No raw data in {raw}: generating the demo set "
         f"({DEMO_STOCKS} stocks x {DEMO_DAYS} trading days) there.[/]"

@@ -212,13 +212,15 @@ def input_identity(store: Storage, stock: str) -> str:
     return f"{info.size}-{info.etag}"
 
 
-@flow(name="forecast-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=64))
-def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict[str, Any]:
-    """Process, grid-search, train and test every stock, then report the timings."""
-    # Overrides are validated with the rest (a misspelt field is an error, not ignored).
-    config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
-    logger = get_run_logger()
+def check_inputs(config: RunConfig) -> tuple[Storage, list[str], dict[str, str]]:
+    """What can be checked before a run starts (the CLI calls it before starting Prefect):
+    the store is reachable, every stock has a raw file, and every stage's events are valid.
+
+    Returns:
+        The store, the stocks and each stock's input identity.
+    """
     store = open_storage(config.store)
+    next(iter(store.list("raw/")), None)  # a missing bucket or unusable store fails here
     stocks = list(config.stocks or discover_stocks(store))
     if not stocks:
         raise GrovesError(
@@ -226,6 +228,18 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             "(or run `groves data generate`)"
         )
     inputs = {stock: input_identity(store, stock) for stock in stocks}
+    for stage in STAGES:  # events differ between stocks only by the stock's name
+        _plan_stage(stage, stocks[0], config, inputs[stocks[0]])
+    return store, stocks, inputs
+
+
+@flow(name="forecast-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=64))
+def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict[str, Any]:
+    """Process, grid-search, train and test every stock, then report the timings."""
+    # Overrides are validated with the rest (a misspelt field is an error, not ignored).
+    config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
+    logger = get_run_logger()
+    store, stocks, inputs = check_inputs(config)
     run_id = config.resolved_run_id
     logger.info(
         "run %s: %d stock(s) on the %s executor, store %s",
@@ -248,12 +262,12 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     key = str(flow_run.id)
     with _RUNTIMES_LOCK:
         _RUNTIMES[key] = runtime
-    store.put_json(
-        f"runs/{run_id}/config.json",
-        {**config.model_dump(mode="json"), "run_id": run_id, "stocks": stocks},
-    )
     started = time.time()
-    try:
+    try:  # from here on, whatever fails, the executor and the progress thread are closed
+        store.put_json(
+            f"runs/{run_id}/config.json",
+            {**config.model_dump(mode="json"), "run_id": run_id, "stocks": stocks},
+        )
         chains = _drive_stocks(config, stocks, inputs)
         failed: dict[str, str] = {}
         stage_results: dict[str, dict[str, dict[str, Any]]] = {}
@@ -282,6 +296,11 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     return summary
 
 
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed stage unless all its failures were bad input (they would recur)."""
+    return not getattr(state.data, "permanent", False)
+
+
 def _drive_stocks(
     config: RunConfig, stocks: list[str], inputs: dict[str, str], poll_s: float = 0.1
 ) -> dict[str, list[PrefectFuture[Any]]]:
@@ -292,6 +311,7 @@ def _drive_stocks(
         retries=config.retries,
         retry_delay_seconds=[config.retry_delay_s * 4**k for k in range(max(config.retries, 1))],
         refresh_cache=config.refresh,
+        retry_condition_fn=_worth_retrying,
     )
     chains = {stock: [stage_task.submit(STAGES[0], stock, inputs[stock])] for stock in stocks}
     active = set(stocks)

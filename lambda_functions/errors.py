@@ -45,4 +45,12 @@ class IntegrityError(GrovesError):
 
 
 class WorkerFailedError(GrovesError):
-    """A worker invocation finished with an error receipt or never finished."""
+    """A worker invocation finished with an error receipt or never finished.
+
+    ``permanent`` is true when every failure was bad input (the same event fails the same
+    way again), so retrying cannot help.
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -74,6 +74,12 @@ def read_raw(stream: BinaryIO, name: str, indicators: Sequence[str] = ()) -> pd.
     frame.columns = [c.strip() for c in frame.columns]
     if frame.empty:
         raise InputDataError(f"{name}: the file has a header but no data rows")
+    empty = [c for c in wanted[1:] if frame[c].isna().all()]
+    if empty:
+        raise InputDataError(
+            f"{name}: column(s) {empty} have no values (every row is empty or NaN); "
+            "export the file again with those columns filled in"
+        )
     if frame[DATE].isna().any():
         raise InputDataError(f"{name}: {int(frame[DATE].isna().sum())} row(s) have no date")
     values = frame[wanted[1:]].to_numpy()

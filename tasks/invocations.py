@@ -32,6 +32,9 @@ from lambda_functions.storage import Storage
 from lambda_functions.worker import CODE_VERSION, RUN_LEVEL_FUNCTIONS
 from tasks.executors import Executor
 
+# Error types that an invocation raises again on every retry: bad input, not bad luck.
+PERMANENT_ERRORS = frozenset({"InputDataError", "InvalidEventError", "UnsafeNameError"})
+
 EVENT_MODELS = {
     "processing": ProcessingEvent,
     "parampreds": ParampredsEvent,
@@ -159,14 +162,20 @@ def run_invocations(
 
     sent: dict[str, float] = {}
     futures: dict[str, Future[Any] | None] = {}
+    failures: list[str] = []
+    permanent = True  # until a failure that a retry might cure
     for inv in pending:
         now = time.time()
         event = {**inv.event, "attempt": attempt, "invoked_at": now}
-        futures[inv.receipt_key] = executor.submit(inv.function, event)
+        try:
+            futures[inv.receipt_key] = executor.submit(inv.function, event)
+        except Exception as exc:  # e.g. still throttled after botocore's retries
+            failures.append(f"{inv.name}: could not invoke: {type(exc).__name__}: {exc}")
+            permanent = False
+            continue
         sent[inv.receipt_key] = now
 
-    failures: list[str] = []
-    waiting = {inv.receipt_key: inv for inv in pending}
+    waiting = {inv.receipt_key: inv for inv in pending if inv.receipt_key in sent}
     seen: dict[str, str] = {}
     delay = options.first_poll_s
     crashed_at: dict[str, float] = {}
@@ -186,6 +195,7 @@ def run_invocations(
                     failures.append(
                         f"{inv.name}: {receipt.get('error_type')}: {receipt.get('error')}"
                     )
+                    permanent = permanent and receipt.get("error_type") in PERMANENT_ERRORS
                     del waiting[key]
                     continue
             future = futures.get(key)
@@ -194,6 +204,7 @@ def run_invocations(
                 if now - crashed_at[key] > options.crash_grace_s:
                     exc = future.exception()
                     failures.append(f"{inv.name}: worker crashed: {type(exc).__name__}: {exc}")
+                    permanent = False
                     del waiting[key]
                     continue
             if now - sent[key] > options.timeout_s:
@@ -201,6 +212,7 @@ def run_invocations(
                     f"{inv.name}: no receipt {options.timeout_s:.0f} s after invoking "
                     f"(lost event, or the worker timed out or was killed)"
                 )
+                permanent = False
                 del waiting[key]
         if waiting:
             time.sleep(delay)
@@ -210,7 +222,8 @@ def run_invocations(
             f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
         )
         raise WorkerFailedError(
-            f"{len(failures)} of {len(invocations)} invocation(s) failed: {shown}"
+            f"{len(failures)} of {len(invocations)} invocation(s) failed: {shown}",
+            permanent=permanent,
         )
     ordered = [receipts[inv.receipt_key] for inv in invocations]
     return Outcome(ordered, executed=len(pending), reused=len(invocations) - len(pending))

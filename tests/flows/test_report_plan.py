@@ -36,7 +36,23 @@ def check_report(store_url: str, run_id: str, summary: dict) -> dict:
     assert printed.exit_code == 0, printed.output
     for title in ("per stage (measured)", "cost estimate", "lambda total", "c5.xlarge"):
         assert title in printed.output
+    check_artifacts(run_id)
     return report
+
+
+def check_artifacts(run_id: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    key = run_id.lower()
+    wanted = [f"{key}-{name}" for name in ("stages", "cost", "distributions", "report")]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=wanted))
+        )
+    assert {a.key for a in found} == set(wanted)
+    markdown = next(a for a in found if a.key == f"{key}-report")
+    assert "timingmetrics/timeline.png" in str(markdown.data)
 
 
 def check_self_projection(store_url: str, run_id: str, measured: float) -> None:

@@ -1,6 +1,7 @@
 """Shared machinery of the reliability tests.
 
-* A Prefect test API for the session (the one `tests/flows` started, when it is running).
+* ``prefect_api``: a Prefect test API for the session (the one `tests/flows` started, when
+  it is running); only the tests that run flows ask for it.
 * S3: moto's server on 127.0.0.1 behind `S3FaultProxy`, which injects S3 faults.
 * Lambda: one `LocalLambdaEndpoint` for the session, its worker processes warmed up once
   (a cold start imports scikit-learn: seconds on a loaded machine, which would otherwise
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -84,7 +86,7 @@ def mses(summary: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
 # --------------------------------------------------------------------------- Prefect
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The Prefect API of the session: `tests/flows`' harness if it is up, else our own."""
     from prefect.settings import PREFECT_API_URL
@@ -175,10 +177,8 @@ class _Capture(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        with contextlib.suppress(Exception):  # an unformattable record is not a leak
             self.lines.append(self.format(record))
-        except Exception:  # a record that cannot be formatted is not a leak
-            pass
 
 
 @dataclass
@@ -192,7 +192,7 @@ class Reference:
 
 @pytest.fixture(scope="session")
 def reference(
-    bucket: str, s3_proxy: S3FaultProxy, endpoint: LocalLambdaEndpoint
+    prefect_api: str, bucket: str, s3_proxy: S3FaultProxy, endpoint: LocalLambdaEndpoint
 ) -> Reference:
     """The clean run (run id ``clean``), with the logs it produced at INFO (prefect: DEBUG)."""
     from flows.pipeline import forecast_pipeline
@@ -266,3 +266,48 @@ def lam(
         endpoint.set_faults(None)
         s3_proxy.reset()
         endpoint.wait_idle(60)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def chain_events(url: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The small run's events, stage by stage, exactly as the flow would send them."""
+    from flows.pipeline import STAGES, input_identity, stage_events
+
+    config = small(store=url, run_id=run_id, executor="local")
+    input_id = input_identity(open_storage(url), STOCK)
+    return [
+        (stage, event) for stage in STAGES for event in stage_events(stage, STOCK, config, input_id)
+    ]
+
+
+def run_chain(url: str, run_id: str) -> list[dict[str, Any]]:
+    """Run every worker of the small run in this process, in order; return the receipts."""
+    import importlib
+
+    receipts = []
+    for stage, event in chain_events(url, run_id):
+        handler = importlib.import_module(f"lambda_functions.{stage}").lambda_handler
+        receipts.append(handler(event))
+    return receipts
+
+
+def outputs_except_receipts(url: str, run_id: str) -> dict[str, bytes]:
+    """Every object of a run but its receipts (which hold times and request ids)."""
+    store = open_storage(url)
+    return {
+        k: store.get_bytes(k)
+        for k in store.keys(f"runs/{run_id}/")
+        if not k.startswith(f"runs/{run_id}/receipts/")
+    }
+
+
+@pytest.fixture
+def local_raw_store(tmp_path: Path, raw_dir: Path) -> str:
+    """A fresh local store with the demo raw files under raw/."""
+    raw = tmp_path / "store" / "raw"
+    raw.mkdir(parents=True)
+    for path in sorted(raw_dir.glob("*.csv")):
+        (raw / path.name).write_bytes(path.read_bytes())
+    return str(tmp_path / "store")

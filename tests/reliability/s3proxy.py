@@ -71,6 +71,7 @@ class Logged:
     sha256: str | None = None
     size: int = 0
     at: float = field(default_factory=time.time)
+    body: bytes | None = field(default=None, repr=False)  # a PUT's body, up to 64 KiB
 
 
 def classify(method: str, path: str, query: str) -> tuple[str, str]:
@@ -143,9 +144,7 @@ class S3FaultProxy:
 
     def entries(self, op: str | None = None, key: str = "") -> list[Logged]:
         with self.lock:
-            return [
-                e for e in self.log if (op is None or e.op == op) and re.search(key, e.key)
-            ]
+            return [e for e in self.log if (op is None or e.op == op) and re.search(key, e.key)]
 
     def _decide(self, op: str, key: str) -> Rule | None:
         with self.lock:
@@ -182,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         op, key = classify(self.command, url.path, url.query)
         digest = hashlib.sha256(body).hexdigest() if op == "PutObject" else None
+        kept = body if op == "PutObject" and len(body) <= 1 << 16 else None
         rule = self.owner._decide(op, key)
         if rule is not None:
             code = rule.code or ERROR_CODES.get(rule.status, "InternalError")
@@ -191,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
                 + b"</Code><Message>injected by the test proxy</Message>"
                 + b"<RequestId>proxy</RequestId></Error>"
             )
-            self.owner._record(Logged(op, key, rule.status, True, digest, len(body)))
+            self.owner._record(Logged(op, key, rule.status, True, digest, len(body), body=kept))
             self.send_response(rule.status)
             self.send_header("Content-Type", "application/xml")
             self.send_header("x-amz-request-id", "proxy")
@@ -207,7 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
             connection.request(self.command, self.path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
-            self.owner._record(Logged(op, key, response.status, False, digest, len(body)))
+            entry = Logged(op, key, response.status, False, digest, len(body), body=kept)
+            self.owner._record(entry)
             self.send_response(response.status)
             for name, value in response.getheaders():
                 if name.lower() in _HOP_BY_HOP or name.lower() == "content-length":

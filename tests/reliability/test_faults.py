@@ -9,6 +9,7 @@ touched the reference run's keys or the raw input.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = pytest.mark.slow
-TIMEOUT_S = 5.0  # receipt timeout of the runs that must notice a lost invocation
+TIMEOUT_S = 4.0  # receipt timeout of the runs that must notice a lost invocation
 
 
 def assert_same_as_reference(lam: Lambda, summary: dict, run_id: str) -> None:
@@ -60,58 +61,70 @@ def prefect_logs() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-def test_throttling_429_is_retried_by_botocore(lam: Lambda) -> None:
-    lam.faults(Faults(throttle_first={"parampreds": 3, "trainfull": 2}))
-    before = lam.counters()
-    summary = forecast_pipeline(small(run_id="throttled"))
-    changes = delta(before, lam.counters())
-    assert changes["parampreds"]["throttled"] == 3
-    assert changes["trainfull"]["throttled"] == 2
-    for stage in STAGES:  # every invocation ran exactly once: throttling lost nothing
-        assert changes[stage]["executed"] == PER_STAGE[stage]
-    assert_same_as_reference(lam, summary, "throttled")
-
-
-def test_function_error_before_the_handler_is_retried(lam: Lambda) -> None:
-    # `fail_first` raises before the handler runs, like a crash in the runtime: no receipt,
-    # so the orchestrator learns of it only at the receipt timeout, then retries it.
-    lam.faults(Faults(fail_first={"predmses": 1}))
+def test_throttling_and_a_crash_before_the_handler(lam: Lambda) -> None:
+    # 429: the first 2 parampreds invokes are throttled; botocore retries them with backoff.
+    # Crash: `fail_first` raises before the handler runs (like the runtime dying), so no
+    # receipt is written: the orchestrator learns of it at the receipt timeout and the
+    # stage retry sends that one invocation again.
+    lam.faults(Faults(throttle_first={"parampreds": 2}, fail_first={"predmses": 1}))
     before = lam.counters()
     with prefect_logs() as logs:
-        summary = forecast_pipeline(small(run_id="failfirst", timeout_s=TIMEOUT_S))
+        summary = forecast_pipeline(small(run_id="crash-429", timeout_s=TIMEOUT_S))
     changes = delta(before, lam.counters())
+    assert changes["parampreds"]["throttled"] == 2
+    assert changes["parampreds"]["executed"] == PER_STAGE["parampreds"]  # none lost
     assert changes["predmses"]["failed"] == 1
     assert changes["predmses"]["executed"] == PER_STAGE["predmses"] + 1  # only the lost one
-    retry = [line for line in logs if "Retry 1/2" in line]
-    assert retry and "1 of 2 invocation(s) failed: predmses/TCS/feat5_samp" in retry[0]
-    assert "no receipt 5 s after invoking" in retry[0]
-    assert_same_as_reference(lam, summary, "failfirst")
+    retries = [line for line in logs if "Retry 1/2" in line]
+    assert len(retries) == 1
+    assert "1 of 2 invocation(s) failed: predmses/TCS/feat5_samp" in retries[0]
+    assert "no receipt 4 s after invoking" in retries[0]
+    for stage in ("processing", "minmse", "trainfull", "testfull"):
+        assert changes[stage]["executed"] == PER_STAGE[stage]
+    assert_same_as_reference(lam, summary, "crash-429")
 
 
-def test_error_inside_the_worker_leaves_an_error_receipt_then_retries(lam: Lambda) -> None:
-    # The first read of the processed training table answers 404 (a read-after-write
-    # anomaly): parampreds raises inside run_worker, which writes an error receipt; the
-    # orchestrator sees it at once (no timeout) and the stage retry runs it again.
-    table = f"runs/inside/stocks/{STOCK}/processed/training/"
-    lam.proxy.add("GetObject", 404, key=table, times=1)
+def test_error_inside_a_worker_and_a_worker_killed_before_its_receipt(lam: Lambda) -> None:
+    # Error inside run_worker: the first read of the processed training table answers 404
+    # (a read-after-write anomaly); parampreds raises inside its work function, writes an
+    # error receipt, and the orchestrator sees it at once (no timeout) and retries it.
+    lam.proxy.add("GetObject", 404, key="runs/cut/stocks/TCS/processed/training/", times=1)
+    # Killed between outputs and receipt: the store refuses minmse's receipt once (403, not
+    # retried by botocore), so the worker dies with best_params.csv written and no receipt:
+    # the store state of a worker killed right before its last write. The receipt timeout
+    # re-invokes it.
+    lam.proxy.add("PutObject", 403, key="runs/cut/receipts/minmse/", times=1)
     before = lam.counters()
     with prefect_logs() as logs:
-        summary = forecast_pipeline(small(run_id="inside"))
+        summary = forecast_pipeline(small(run_id="cut", timeout_s=TIMEOUT_S))
     changes = delta(before, lam.counters())
+    retries = [line for line in logs if "Retry 1/2" in line]
+    assert len(retries) == 2, logs
+
     assert changes["parampreds"]["failed"] == 1
     assert changes["parampreds"]["executed"] == PER_STAGE["parampreds"] + 1
-    error_receipts = [
-        e
-        for e in lam.proxy.entries("PutObject", "runs/inside/receipts/parampreds/")
-        if e.status == 200
-    ]
-    assert len(error_receipts) == PER_STAGE["parampreds"] + 2  # error receipt, then ok
-    retry = [line for line in logs if "Retry 1/2" in line]
-    assert retry, logs
-    assert "parampreds/TCS/feat5_samp" in retry[0]
-    assert "ObjectNotFoundError: object not found" in retry[0]
-    assert "processed/training/TCS.parquet" in retry[0]
-    assert_same_as_reference(lam, summary, "inside")
+    bodies: dict[str, list[dict]] = {}
+    for entry in lam.proxy.entries("PutObject", "runs/cut/receipts/parampreds/"):
+        bodies.setdefault(entry.key, []).append(json.loads(entry.body or b""))
+    history = sorted([(r["status"], r["attempt"]) for r in rs] for rs in bodies.values())
+    assert history == [[("error", 1), ("ok", 2)], [("ok", 1)]]  # one grove failed, once
+    [failed] = [k for k, rs in bodies.items() if len(rs) == 2]
+    assert bodies[failed][0]["error_type"] == "ObjectNotFoundError"
+    unit = failed.rsplit("/", 1)[1].removesuffix(".json")
+    assert f"parampreds/TCS/{unit}: ObjectNotFoundError: object not found" in retries[0]
+    assert "processed/training/TCS.parquet" in retries[0]
+
+    assert changes["minmse"]["executed"] == 2
+    assert changes["minmse"]["failed"] == 1
+    receipt_puts = lam.proxy.entries("PutObject", "runs/cut/receipts/minmse/")
+    assert [(e.status, e.injected) for e in receipt_puts] == [(403, True), (200, False)]
+    assert "minmse/TCS/minmse: no receipt 4 s after invoking" in retries[1]
+    # Both executions wrote the same bytes (the reference run's, checked below), the
+    # first one completely before its receipt was attempted.
+    best = lam.proxy.entries("PutObject", "runs/cut/stocks/TCS/models/optimized/best_params")
+    assert len(best) == 2 and best[0].sha256 == best[1].sha256
+    assert best[0].at < receipt_puts[0].at
+    assert_same_as_reference(lam, summary, "cut")
 
 
 def test_lost_events_time_out_and_are_sent_again(lam: Lambda) -> None:
@@ -129,73 +142,56 @@ def test_lost_events_time_out_and_are_sent_again(lam: Lambda) -> None:
     assert_same_as_reference(lam, summary, "dropped")
 
 
+def test_duplicate_delivery_and_transient_s3_errors(lam: Lambda) -> None:
+    # Every Event runs twice, concurrently; and the 1st, 21st, 41st, ... request of each
+    # kind, from the orchestrator and the workers alike, answers 503 SlowDown, which
+    # botocore's standard retry mode absorbs.
+    lam.faults(Faults(duplicate_events=True))
+    for op in ("GetObject", "PutObject", "HeadObject", "ListObjectsV2"):
+        lam.proxy.add(op, 503, every=20)
+    before = lam.counters()
+    summary = forecast_pipeline(small(run_id="twice"))
+    lam.endpoint.wait_idle(60)  # the second copies may still be writing
+    changes = delta(before, lam.counters())
+    for stage in STAGES:
+        assert changes[stage]["executed"] == 2 * PER_STAGE[stage]
+    puts: dict[str, set[str | None]] = {}
+    for entry in lam.proxy.entries("PutObject", "runs/twice/stocks/"):
+        if not entry.injected:
+            puts.setdefault(entry.key, set()).add(entry.sha256)
+    assert puts and all(len(digests) == 1 for digests in puts.values())
+    injected = {e.op for e in lam.proxy.entries() if e.injected}
+    assert injected == {"GetObject", "PutObject", "HeadObject", "ListObjectsV2"}
+    assert_same_as_reference(lam, summary, "twice")
+
+
 def test_worker_past_its_timeout_fails_naming_it(lam: Lambda) -> None:
-    lam.faults(Faults(delay_seconds={"processing": TIMEOUT_S + 3}))
+    # Each processing invocation runs past the receipt timeout and is then killed (as
+    # Lambda kills a function at its own timeout): no receipt, ever. After the retries the
+    # run fails, naming the invocation.
+    lam.faults(Faults(delay_seconds={"processing": TIMEOUT_S + 1}, fail_first={"processing": 2}))
     config = small(run_id="slow", timeout_s=TIMEOUT_S, retries=1)
     before = lam.counters()
     with pytest.raises(GrovesError) as info:
         forecast_pipeline(config)
     message = str(info.value)
     assert message.startswith("1 stock(s) failed: TCS (processing: ")
-    assert "processing/TCS/processing: no receipt 5 s after invoking" in message
+    assert "processing/TCS/processing: no receipt 4 s after invoking" in message
     assert "(lost event, or the worker timed out or was killed)" in message
-    assert delta(before, lam.counters())["processing"]["received"] == 2  # try + 1 retry
+    lam.endpoint.wait_idle(30)
+    changes = delta(before, lam.counters())
+    assert changes["processing"]["received"] == 2  # the first try and one retry
+    assert changes["processing"]["failed"] == 2
     # Nothing downstream ran, and the failure is on record for `groves report`.
     store = open_storage(lam.url)
-    assert store.keys("runs/slow/receipts/parampreds/") == []
+    assert store.keys("runs/slow/receipts/processing/") == []
+    assert store.keys("runs/slow/stocks/") == []
     assert store.get_json("runs/slow/summary.json")["failed"][STOCK].startswith("processing:")
-
-
-def test_worker_killed_after_its_outputs_before_its_receipt(lam: Lambda) -> None:
-    # The store refuses minmse's receipt once (403, not retried by botocore): the worker
-    # dies having written best_params.csv but no receipt, exactly the store state a worker
-    # killed between its outputs and its receipt leaves. The receipt timeout re-invokes it.
-    lam.proxy.add("PutObject", 403, key="runs/killed/receipts/minmse/", times=1)
-    before = lam.counters()
-    summary = forecast_pipeline(small(run_id="killed", timeout_s=TIMEOUT_S))
-    changes = delta(before, lam.counters())
-    assert changes["minmse"]["executed"] == 2
-    assert changes["minmse"]["failed"] == 1
-    receipt_puts = lam.proxy.entries("PutObject", "runs/killed/receipts/minmse/")
-    assert [(e.status, e.injected) for e in receipt_puts] == [(403, True), (200, False)]
-    # Both executions wrote the same bytes, and those are the reference run's bytes.
-    best = lam.proxy.entries("PutObject", "runs/killed/stocks/TCS/models/optimized/best_params")
-    assert len(best) == 2 and best[0].sha256 == best[1].sha256
-    assert best[0].at < receipt_puts[0].at  # the output was complete before the receipt
-    assert_same_as_reference(lam, summary, "killed")
-
-
-def test_duplicate_concurrent_delivery_writes_identical_bytes(lam: Lambda) -> None:
-    lam.faults(Faults(duplicate_events=True))
-    before = lam.counters()
-    summary = forecast_pipeline(small(run_id="twice-delivered"))
-    lam.endpoint.wait_idle(60)  # the second copies may still be writing
-    changes = delta(before, lam.counters())
-    for stage in STAGES:
-        assert changes[stage]["executed"] == 2 * PER_STAGE[stage]
-    puts: dict[str, set[str | None]] = {}
-    for entry in lam.proxy.entries("PutObject", "runs/twice-delivered/stocks/"):
-        puts.setdefault(entry.key, set()).add(entry.sha256)
-    assert puts and all(len(digests) == 1 for digests in puts.values())
-    assert_same_as_reference(lam, summary, "twice-delivered")
-
-
-def test_transient_s3_errors_are_retried(lam: Lambda) -> None:
-    # Every 8th request of each kind, from the orchestrator and from the workers alike,
-    # answers 503 SlowDown; botocore's standard retry mode absorbs them all.
-    for op in ("GetObject", "PutObject", "HeadObject", "ListObjectsV2"):
-        lam.proxy.add(op, 503, every=8)
-    summary = forecast_pipeline(small(run_id="slowdown"))
-    injected = {e.op for e in lam.proxy.entries() if e.injected}
-    assert injected == {"GetObject", "PutObject", "HeadObject", "ListObjectsV2"}
-    assert_same_as_reference(lam, summary, "slowdown")
 
 
 def test_no_run_touched_another_runs_keys_or_the_raw_input(lam: Lambda) -> None:
     store = open_storage(lam.url)
-    assert {k: store.get_bytes(k) for k in store.keys("runs/clean/")} == (
-        lam.reference.run_objects
-    )
+    assert {k: store.get_bytes(k) for k in store.keys("runs/clean/")} == (lam.reference.run_objects)
     assert {k: store.get_bytes(k) for k in store.keys("raw/")} == lam.reference.raw
-    prefixes = {key.split("/")[0] for key in store.keys()}
+    prefixes = {key.split("/")[0] for key in store.keys("")}
     assert prefixes == {"raw", "runs"}

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from flows import analysis
@@ -203,11 +204,13 @@ def test_plots_have_one_series_per_stage() -> None:
 
     timeline = analysis.plot_timeline(report)
     ax, twin = timeline.axes
-    labels = [c.get_label() for c in ax.containers]
+    labels = [c.get_label() for c in ax.collections]
     assert labels == ["waiting (invoked to start)", "processing", "parampreds"]
-    assert [len(c.patches) for c in ax.containers] == [5, 2, 3]  # one bar per invocation
-    bars = {c.get_label(): c for c in ax.containers}
-    widths = sorted(round(p.get_width(), 6) for p in bars["parampreds"].patches)
+    assert [len(c.get_paths()) for c in ax.collections] == [5, 2, 3]  # a bar per invocation
+    bars = {c.get_label(): c for c in ax.collections}
+    widths = sorted(
+        round(float(np.ptp(p.vertices[:, 0])), 6) for p in bars["parampreds"].get_paths()
+    )
     assert widths == [1.0, 2.0, 3.0]
     assert len(twin.get_lines()) == 1  # the concurrency curve
     assert max(twin.get_lines()[0].get_ydata()) == 2

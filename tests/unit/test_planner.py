@@ -137,7 +137,8 @@ def test_plan_reproduces_a_synthetic_run_exactly(concurrency: int) -> None:
     # Every stage's makespan too, not just the total.
     for stage in STAGES:
         assert result["stages"][stage]["makespan_s"] == pytest.approx(
-            measured["stages"][stage]["makespan_s"], abs=2e-6  # reports round to 1 us
+            measured["stages"][stage]["makespan_s"],
+            abs=2e-6,  # reports round to 1 us
         )
 
 
