@@ -68,7 +68,7 @@ def test_failure_once_and_throttling_are_recovered(
     # An injected failure happens before the handler runs (like a crash): no receipt is
     # written, so the invocation is known lost only at the receipt timeout.
     config = small_config(
-        store=s3_store, executor="lambda", run_id="faults", stocks=("TCS",), timeout_s=45
+        store=s3_store, executor="lambda", run_id="faults", stocks=("TCS",), timeout_s=90
     )
     summary = forecast_pipeline(config)
     assert summary["failed"] == {}
@@ -80,7 +80,7 @@ def test_failure_once_and_throttling_are_recovered(
     assert stats["trainfull"]["executed"] == PER_STOCK["trainfull"]
 
 
-@pytest.mark.parametrize("endpoint", [Faults(delay_seconds={"testfull": 30})], indirect=True)
+@pytest.mark.parametrize("endpoint", [Faults(delay_seconds={"testfull": 120})], indirect=True)
 def test_missing_receipt_times_out_then_fails_naming_it(
     endpoint: LocalLambdaEndpoint, s3_store: str
 ) -> None:
@@ -89,7 +89,7 @@ def test_missing_receipt_times_out_then_fails_naming_it(
         executor="lambda",
         run_id="lost",
         stocks=("TCS",),
-        timeout_s=2,
+        timeout_s=25,
         retries=1,
         retry_delay_s=0.1,
     )
