@@ -121,17 +121,21 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         rows.append(_row("(e)", None, ">= 10x", None, ""))
     details: list[str] = []
     if p:
-        pipeline_cpu = p["handler_cpu_s"] + p["orchestrator_cpu_s"]
+        pipeline_cpu = p["workers_process_cpu_s"] + p["orchestrator_cpu_s"]
         pipeline_cpu += p["prefect_server_cpu_s"] or 0
         details += [
             "## Where the time goes",
             "",
             f"(a, b) on {p['cores']} cores, pipeline wall {p['pipeline_wall_s']:.1f} s. CPU "
-            f"seconds: workers {p['handler_cpu_s']:.1f} (of which fit+predict "
-            f"{p['fit_predict_cpu_s']:.1f}), orchestrating process "
+            f"seconds: worker processes {p['workers_process_cpu_s']:.1f} (in handlers "
+            f"{p['handler_cpu_s']:.1f}, of which fit+predict {p['fit_predict_cpu_s']:.1f}; "
+            "the rest is process start and imports), orchestrating process "
             f"{p['orchestrator_cpu_s']:.1f}, Prefect API server "
             f"{p['prefect_server_cpu_s'] or 0:.1f}; pipeline CPU / fit+predict CPU = "
-            f"{pipeline_cpu / p['fit_predict_cpu_s']:.2f}. "
+            f"{pipeline_cpu / p['fit_predict_cpu_s']:.2f} (the plain script: "
+            f"{p['plain_cpu_s']:.1f} CPU-s with its workers and imports, ratio "
+            f"{p['plain_cpu_s'] / p['fit_predict_cpu_s']:.2f}; its wall / the physical limit: "
+            f"{p['plain_over_physical']:.2f}). "
             f"Invocations ran {p['receipts_busy_s']:.1f} s in all (in-worker wall: other "
             "processes on the machine take their share too). Wall time outside "
             f"invocations: {p['flow_start_to_first_invoke_s']:.1f} s to the first invoke, "

@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,12 @@ class InstrumentedExecutor:
         self._inner.close()
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished (waited-for) children and their children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _idle_gaps(report_json: Path, epoch: float, wall: float) -> dict[str, float]:
     """Where the wall time went besides invocations: before the first invoke, after the
     last end, and in between with no invocation running (from the saved report)."""
@@ -154,11 +161,11 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
     with prefect_api(), mock.patch.object(pipeline, "make_executor", make):
         server = prefect_server_pid()
         server_cpu = process_cpu_s(server) if server else 0.0
-        own_cpu = process_cpu_s()
+        own_cpu, workers_cpu = process_cpu_s(), _children_cpu_s()
         started, epoch = time.perf_counter(), time.time()
-        summary = pipeline.forecast_pipeline(config)
+        summary = pipeline.forecast_pipeline(config)  # its worker processes end with it
         wall = time.perf_counter() - started
-        own_cpu = process_cpu_s() - own_cpu
+        own_cpu, workers_cpu = process_cpu_s() - own_cpu, _children_cpu_s() - workers_cpu
         server_cpu = process_cpu_s(server) - server_cpu if server else None
     executor = executors[0]
     report = summary["timing"]["report"]
@@ -177,11 +184,13 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
         "workers": cores,
     }
     env = {**os.environ, "GROVES_N_JOBS": "1"}
+    children = _children_cpu_s()
     out = subprocess.run(
         [sys.executable, "-m", "bench.plain", json.dumps(plain_spec)],
         capture_output=True, text=True, check=True, env=env,
         cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
+    plain_cpu = _children_cpu_s() - children  # the script and its joblib workers
     plain = json.loads(out.stdout.strip().splitlines()[-1])
     same = all(
         plain["stocks"][row["stock"]]["test_mse"] == row["test_mse"] for row in summary["stocks"]
@@ -199,9 +208,12 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
         "receipts_compute_s": report["total"]["compute_s"],
         "receipts_busy_s": report["total"]["busy_s"],
         "orchestrator_cpu_s": own_cpu,
+        "workers_process_cpu_s": workers_cpu,
         "prefect_server_cpu_s": server_cpu,
         "physical_limit_s": physical,
         "plain_wall_s": plain["wall_s"],
+        "plain_cpu_s": plain_cpu,
+        "plain_over_physical": plain["wall_s"] / physical,
         "same_test_mse": same,
         "ratio_a_pipeline_over_physical": wall / physical,
         "ratio_b_pipeline_over_plain": wall / plain["wall_s"],
