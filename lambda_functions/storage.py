@@ -50,6 +50,9 @@ class Storage(ABC):
     """Get, put, head, list and delete-prefix over a root; helpers built on top."""
 
     url: str
+    table_compression: str | None = "zstd"
+    """Parquet codec for tables written here: zstd makes the fewest bytes, which is what
+    counts when every read is a network transfer (S3: ~90 MB/s per connection)."""
 
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
@@ -97,6 +100,10 @@ class Storage(ABC):
 
 class LocalStorage(Storage):
     """A folder on disk standing in for a bucket."""
+
+    # Local disk and page cache deliver bytes far faster than zstd decodes them (~600
+    # MB/s per core): uncompressed (still dictionary-encoded) tables read ~2x faster.
+    table_compression = None
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -363,6 +370,7 @@ class MeteredStorage(Storage):
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
         self.url = inner.url
+        self.table_compression = inner.table_compression
         self.read_s = 0.0
         self.write_s = 0.0
         self.bytes_read = 0

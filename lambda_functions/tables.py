@@ -5,22 +5,27 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lambda_functions.storage import Storage
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """Serialise a frame; the same frame always gives the same bytes."""
+def table_bytes(frame: pd.DataFrame, fmt: str, compression: str | None = "zstd") -> bytes:
+    """Serialise a frame; the same frame always gives the same bytes.
+
+    ``compression`` is the Parquet codec (None: uncompressed); CSV ignores it."""
     if fmt == "csv":
         return frame.to_csv(index=True, lineterminator="\n").encode("utf-8")
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, engine="pyarrow", index=True, compression="zstd")
+    frame.to_parquet(buffer, engine="pyarrow", index=True, compression=compression)
     return buffer.getvalue()
 
 
 def write_table(store: Storage, key: str, frame: pd.DataFrame) -> int:
-    """Write ``frame`` at ``key`` in the format its extension names; return the bytes written."""
-    data = table_bytes(frame, _fmt(key))
+    """Write ``frame`` at ``key`` in the format its extension names (Parquet with the
+    store's codec); return the bytes written."""
+    data = table_bytes(frame, _fmt(key), store.table_compression)
     store.put_bytes(key, data)
     return len(data)
 
@@ -33,7 +38,7 @@ def read_table(store: Storage, key: str) -> pd.DataFrame:
         if frame.index.name == "date":
             frame.index = pd.to_datetime(frame.index, format="ISO8601")
         return frame
-    return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
 def _fmt(key: str) -> str:

@@ -19,18 +19,8 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
+from lambda_functions import FUNCTIONS
 from lambda_functions.errors import GrovesError
-
-FUNCTIONS = (
-    "processing",
-    "parampreds",
-    "predmses",
-    "minmse",
-    "trainfull",
-    "testfull",
-    "timingmetrics",
-    "clearbuckets",
-)
 
 
 class Executor(Protocol):
@@ -105,6 +95,7 @@ class LambdaExecutor:
             InvocationType="Event",
             Payload=json.dumps(event).encode(),
         )
+        response["Payload"].read()  # drained, so the connection returns to the pool for reuse
         status = response.get("StatusCode")
         if status != 202:
             raise GrovesError(f"Lambda did not accept {function} (HTTP {status}): {response}")

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,8 +215,7 @@ def run_invocations(
                 permanent = False
                 del waiting[key]
         if waiting:
-            time.sleep(delay)
-            delay = min(delay * 1.5, options.max_poll_s)
+            delay = _pause(delay, [futures.get(k) for k in waiting], options)
     if failures:
         shown = "; ".join(failures[:5]) + (
             f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
@@ -227,6 +226,21 @@ def run_invocations(
         )
     ordered = [receipts[inv.receipt_key] for inv in invocations]
     return Outcome(ordered, executed=len(pending), reused=len(invocations) - len(pending))
+
+
+def _pause(delay: float, futures: Sequence[Future[Any] | None], options: AwaitOptions) -> float:
+    """Wait before the next look for receipts; return the wait after that.
+
+    Local workers write their receipt before their future completes, so a completion is
+    the moment to look again. Without a live future (Lambda) the wait backs off."""
+    live = [f for f in futures if f is not None and not f.done()]
+    if live:
+        done, _ = wait(live, timeout=delay, return_when=FIRST_COMPLETED)
+        if done:
+            return options.first_poll_s
+    else:
+        time.sleep(delay)
+    return min(delay * 1.5, options.max_poll_s)
 
 
 def _reusable(receipt: dict[str, Any], inv: Invocation, executor_kind: str) -> bool:

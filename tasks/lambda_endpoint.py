@@ -43,13 +43,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from lambda_functions import FUNCTIONS
+
 logger = logging.getLogger(__name__)
 
-GROVES_FUNCTIONS = (
-    "processing", "parampreds", "predmses", "minmse",
-    "trainfull", "testfull", "timingmetrics", "clearbuckets",
-)  # fmt: skip
-DEFAULT_HANDLERS = {name: f"lambda_functions.{name}:lambda_handler" for name in GROVES_FUNCTIONS}
+DEFAULT_HANDLERS = {name: f"lambda_functions.{name}:lambda_handler" for name in FUNCTIONS}
 COUNTERS = ("received", "throttled", "failed", "dropped", "executed", "succeeded")
 _REGION, _ACCOUNT = "us-east-1", "000000000000"
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")

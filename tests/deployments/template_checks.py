@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambda_functions import FUNCTIONS
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deployments" / "template.yaml"
 REGION = "us-east-1"
 FAKE_IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/groves:test"
 
-FUNCTIONS = (
-    "processing", "parampreds", "predmses", "minmse",
-    "trainfull", "testfull", "timingmetrics", "clearbuckets",
-)  # fmt: skip
 NAME_PREFIX = "groves-"
 BUCKET_ID = "StoreBucket"  # logical id of the project store
 

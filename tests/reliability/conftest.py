@@ -138,6 +138,9 @@ def worker_env(s3_url: str) -> dict[str, str]:
     }
 
 
+_WARMING: list[threading.Thread] = []
+
+
 @pytest.fixture(scope="session")
 def endpoint(s3_proxy: S3FaultProxy) -> Iterator[LocalLambdaEndpoint]:
     """The session's Lambda endpoint (S3 through the proxy), its workers warmed up."""
@@ -152,10 +155,9 @@ def endpoint(s3_proxy: S3FaultProxy) -> Iterator[LocalLambdaEndpoint]:
         )
         for i in range(CONCURRENCY)
     ]
-    for thread in threads:
+    for thread in threads:  # joined by `reference`, so the warm-up overlaps other setup
         thread.start()
-    for thread in threads:
-        thread.join()
+    _WARMING.extend(threads)
     try:
         yield server
     finally:
@@ -170,15 +172,38 @@ def env_for(mp: pytest.MonkeyPatch, proxy: S3FaultProxy, endpoint: LocalLambdaEn
     mp.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
 
 
+LOGS: list[str] = []
+"""Every log line of every flow run of these tests (INFO and up; Prefect's from DEBUG)."""
+
+
 class _Capture(logging.Handler):
-    def __init__(self) -> None:
+    def __init__(self, lines: list[str]) -> None:
         super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
+        self.lines = lines
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(Exception):  # an unformattable record is not a leak
             self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def captured_logs() -> Iterator[list[str]]:
+    """Collect the log lines written meanwhile (also into `LOGS`)."""
+    lines: list[str] = []
+    capture = _Capture(lines)
+    root, prefect_logger = logging.getLogger(), logging.getLogger("prefect")
+    levels = (root.level, prefect_logger.level)
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    prefect_logger.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(levels[0])
+        prefect_logger.setLevel(levels[1])
+        LOGS.extend(lines)
 
 
 @dataclass
@@ -192,33 +217,25 @@ class Reference:
 
 @pytest.fixture(scope="session")
 def reference(
-    prefect_api: str, bucket: str, s3_proxy: S3FaultProxy, endpoint: LocalLambdaEndpoint
+    endpoint: LocalLambdaEndpoint, s3_proxy: S3FaultProxy, bucket: str, prefect_api: str
 ) -> Reference:
     """The clean run (run id ``clean``), with the logs it produced at INFO (prefect: DEBUG)."""
     from flows.pipeline import forecast_pipeline
 
-    capture = _Capture()
-    root, prefect_logger = logging.getLogger(), logging.getLogger("prefect")
-    levels = (root.level, prefect_logger.level)
-    root.addHandler(capture)
-    root.setLevel(logging.INFO)
-    prefect_logger.setLevel(logging.DEBUG)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            env_for(mp, s3_proxy, endpoint)
-            summary = forecast_pipeline(small(run_id="clean"))
-            store = open_storage(bucket)
-            run_objects = {k: store.get_bytes(k) for k in store.keys("runs/clean/")}
-            raw = {k: store.get_bytes(k) for k in store.keys("raw/")}
-    finally:
-        root.removeHandler(capture)
-        root.setLevel(levels[0])
-        prefect_logger.setLevel(levels[1])
+    for thread in _WARMING:
+        thread.join()
+
+    with captured_logs() as logs, pytest.MonkeyPatch.context() as mp:
+        env_for(mp, s3_proxy, endpoint)
+        summary = forecast_pipeline(small(run_id="clean"))
+        store = open_storage(bucket)
+        run_objects = {k: store.get_bytes(k) for k in store.keys("runs/clean/")}
+        raw = {k: store.get_bytes(k) for k in store.keys("raw/")}
     assert summary["failed"] == {}
     assert summary["executed"] == PER_STAGE
     prefix = "runs/clean/stocks/"
     outputs = {k[len(prefix) :]: v for k, v in run_objects.items() if k.startswith(prefix)}
-    return Reference(summary, outputs, run_objects, raw, capture.lines)
+    return Reference(summary, outputs, run_objects, raw, logs)
 
 
 @dataclass
@@ -261,7 +278,8 @@ def lam(
     s3_proxy.reset()
     env_for(monkeypatch, s3_proxy, endpoint)
     try:
-        yield Lambda(endpoint, s3_proxy, reference)
+        with captured_logs():
+            yield Lambda(endpoint, s3_proxy, reference)
     finally:
         endpoint.set_faults(None)
         s3_proxy.reset()

@@ -48,7 +48,7 @@ def test_kill_minus_nine_then_the_same_command_resumes(
     command = [
         GROVES, "run", "--local", "--data", url, "--stocks", ",".join(STOCKS),
         "--grid-feat", "5", "--grid-samp", "5,25", "--groves", "2", "--trees", "20",
-        "--final-groves", "2", "--final-trees", "20", "--run-id", RUN, "--workers", "2",
+        "--final-groves", "2", "--final-trees", "20", "--run-id", RUN, "--workers", "1",
         "--json",
     ]  # fmt: skip
     env = {

@@ -10,22 +10,13 @@ import os
 import time
 from typing import Any
 
-WORKER_MODULES = (
-    "processing",
-    "parampreds",
-    "predmses",
-    "minmse",
-    "trainfull",
-    "testfull",
-    "timingmetrics",
-    "clearbuckets",
-)
+from lambda_functions import FUNCTIONS
 
 
 def warm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Import every worker module (a Lambda cold start), then hold the worker a moment so
     that concurrent warm-up calls land on distinct worker processes."""
-    for name in WORKER_MODULES:
+    for name in FUNCTIONS:
         importlib.import_module(f"lambda_functions.{name}")
     time.sleep(float(event.get("hold", 0.5)))
     return {"pid": os.getpid()}
