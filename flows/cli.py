@@ -6,12 +6,15 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Demo and test data.")
@@ -369,7 +372,7 @@ def plan(
             if v is not None
         }
         if given:
-            seconds = {k: float(v) for k, v in _pairs(stage_seconds).items()}
+            seconds = _pairs(stage_seconds, "SECONDS", float)
             if grove_seconds is not None:
                 seconds["parampreds"] = grove_seconds
             if final_grove_seconds is not None:
@@ -396,13 +399,19 @@ def plan(
     print_plan(result)
 
 
-def _pairs(value: str | None) -> dict[str, str]:
-    out = {}
+def _pairs(value: str | None, what: str, convert: Callable[[str], T]) -> dict[str, T]:
+    """Parse ``NAME=VALUE[,NAME=VALUE...]``; ``what`` names the VALUE in the error."""
+    out: dict[str, T] = {}
     for item in _csv(value) or []:
-        name, sep, number = item.partition("=")
-        if not sep:
-            raise ValueError(f"expected STAGE=SECONDS, got {item!r}")
-        out[name.strip()] = number.strip()
+        name, sep, raw = (part.strip() for part in item.partition("="))
+        try:
+            if not (sep and name):
+                raise ValueError
+            out[name] = convert(raw)
+        except ValueError:
+            raise ValueError(
+                f"expected NAME={what}, e.g. parampreds={convert('2')}; got {item!r}"
+            ) from None
     return out
 
 
@@ -466,18 +475,13 @@ def lambda_endpoint(
     """Serve the AWS Lambda Invoke API locally, dispatching to the groves handlers."""
     from tasks.lambda_endpoint import Faults, run_endpoint
 
-    def pairs(value: str | None) -> dict[str, int]:
-        out = {}
-        for item in _csv(value) or []:
-            name, _, count = item.partition("=")
-            out[name] = int(count or 1)
-        return out
-
-    faults = Faults(
-        fail_first=pairs(fail_first),
-        throttle_first=pairs(throttle_first),
-        drop_event_fraction=drop_events,
-        duplicate_events=duplicate_events,
+    faults = _guard(
+        lambda: Faults(
+            fail_first=_pairs(fail_first, "COUNT", int),
+            throttle_first=_pairs(throttle_first, "COUNT", int),
+            drop_event_fraction=drop_events,
+            duplicate_events=duplicate_events,
+        )
     )
     console.print(f"Lambda Invoke API on http://{host}:{port} (Ctrl-C to stop)")
     _guard(lambda: run_endpoint(host=host, port=port, concurrency=concurrency, faults=faults))

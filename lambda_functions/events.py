@@ -95,6 +95,13 @@ class BaseEvent(BaseModel):
     input_id: str | None = Field(None, max_length=200)
     invoked_at: float | None = Field(None, ge=0)  # epoch seconds, set by the orchestrator
 
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError("n_jobs is a thread count: -1 (every CPU) or 1 and up, not 0")
+        return value
+
     @field_validator("run_id")
     @classmethod
     def _run_id(cls, value: str) -> str:

@@ -10,12 +10,18 @@ price levels, so aggregation and MSE are the same for both formulations.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
+from joblib.parallel import ParallelBackendBase
 from sklearn.ensemble import RandomForestRegressor
 
 from lambda_functions.errors import MissingOutputError
@@ -31,11 +37,78 @@ def grove_seed(run_seed: int, stock: str, stage: str, feat: int, samp: int, pred
 
 
 def resolve_n_jobs(requested: int | None) -> int:
-    """Event value, else $GROVES_N_JOBS, else every CPU (Lambda: all its vCPUs)."""
-    if requested is not None:
-        return requested
-    env = os.environ.get(N_JOBS_ENV)
-    return int(env) if env else -1
+    """Event value, else $GROVES_N_JOBS, else -1; negative counts back from the usable CPUs."""
+    if requested is None:
+        env = os.environ.get(N_JOBS_ENV)
+        requested = int(env) if env else -1
+    if requested < 0:
+        return max(usable_cpus() + 1 + requested, 1)
+    return requested
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+class _Threads(ParallelBackendBase):
+    """A joblib backend on `concurrent.futures` threads, sized without multiprocessing.
+
+    Where multiprocessing has no semaphores (AWS Lambda has no /dev/shm) joblib runs every
+    loop serially, its thread backend included (it builds on multiprocessing's ThreadPool),
+    so a forest would fit on one of the function's vCPUs. Plain threads need no
+    semaphores; submit/retrieve follow joblib's executor-based (loky) backend."""
+
+    supports_retrieve_callback = True
+    supports_sharedmem = True  # forests predict with require="sharedmem"
+    uses_threads = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
+        if not n_jobs:
+            return 1
+        return n_jobs if n_jobs > 0 else max(usable_cpus() + 1 + n_jobs, 1)
+
+    def configure(self, n_jobs: int = 1, parallel: Any = None, **kwargs: Any) -> int:
+        n_jobs = self.effective_n_jobs(n_jobs)
+        self.parallel = parallel
+        self._pool = ThreadPoolExecutor(n_jobs, thread_name_prefix="groves-grove")
+        return n_jobs
+
+    def submit(self, func: Any, callback: Any = None) -> Future[Any]:
+        assert self._pool is not None
+        future = self._pool.submit(func)
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def retrieve_result_callback(self, future: Future[Any]) -> Any:
+        return future.result()
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if ensure_ready:
+            self.configure(n_jobs=self.parallel.n_jobs, parallel=self.parallel)
+
+
+def _threads(n_jobs: int | None) -> AbstractContextManager[Any]:
+    """Run a forest's fit or predict on ``n_jobs`` threads (see `_Threads`)."""
+    if n_jobs is None or n_jobs == 1:
+        return contextlib.nullcontext()
+    return parallel_config(backend=_Threads(), n_jobs=n_jobs)
 
 
 def feature_matrix(
@@ -78,7 +151,8 @@ def fit_grove(
         random_state=random_state,
         n_jobs=n_jobs,
     )
-    model.fit(x, target_vector(train, target))
+    with _threads(n_jobs):
+        model.fit(x, target_vector(train, target))
     return model
 
 
@@ -87,7 +161,8 @@ def predict_levels(
 ) -> pd.DataFrame:
     """Predict next-minute TYPPRICE levels, as a frame with the seed's column."""
     x, price = feature_matrix(frame, target, indicators)
-    yhat = model.predict(x).astype(np.float64)
+    with _threads(model.n_jobs):
+        yhat = model.predict(x).astype(np.float64)
     levels = yhat if target == "level" else price + yhat
     return pd.DataFrame({TARGET: levels}, index=frame.index)
 

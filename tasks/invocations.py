@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_functions.errors import WorkerFailedError
+from lambda_functions.errors import ObjectNotFoundError, WorkerFailedError
 from lambda_functions.events import (
     ClearbucketsEvent,
     MinmseEvent,
@@ -180,7 +180,13 @@ def run_invocations(
     delay = options.first_poll_s
     crashed_at: dict[str, float] = {}
     while waiting:
-        found = _read_receipts(store, {_folder(k) for k in waiting}, seen)
+        # A finished local worker has written its receipt: read just that one. Otherwise
+        # (Lambda) one LIST per folder finds the receipts that are new or changed.
+        finished = {k for k in waiting if (f := futures.get(k)) is not None and f.done()}
+        listed = {_folder(k) for k in waiting if futures.get(k) is None}
+        found: dict[str, dict[str, Any] | None] = {}
+        found.update(_read_receipts(store, listed, seen) if listed else {})
+        found.update(_read_receipt(store, key) for key in finished)
         now = time.time()
         for key, inv in list(waiting.items()):
             receipt = found.get(key)
@@ -252,6 +258,13 @@ def _reusable(receipt: dict[str, Any], inv: Invocation, executor_kind: str) -> b
 
 def _folder(key: str) -> str:
     return key.rsplit("/", 1)[0] + "/"
+
+
+def _read_receipt(store: Storage, key: str) -> tuple[str, dict[str, Any] | None]:
+    try:
+        return key, json.loads(store.get_bytes(key))
+    except (ObjectNotFoundError, ValueError):
+        return key, None  # not (yet, or no longer) there: the worker crashed or is replaced
 
 
 def _read_receipts(

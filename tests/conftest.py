@@ -9,6 +9,9 @@
 * ``make_store``: the same provisioning as a context manager, for module-scoped fixtures
   that must keep one store alive for several tests (they start moto themselves).
 * ``store_keys`` / ``store_snapshot``: every key of a store, or every key with its bytes.
+* ``prefect_api`` (session): a temporary Prefect API (PREFECT_HOME in a temp folder).
+* ``moto_server`` (session): a real S3 API (moto's server) on 127.0.0.1.
+* ``local_store``: a fresh local store folder with the raw files under ``raw/``.
 """
 
 from __future__ import annotations
@@ -162,3 +165,41 @@ def store_keys() -> Callable[..., list[str]]:
 def store_snapshot() -> Callable[..., dict[str, bytes]]:
     """``store_snapshot(url, prefix="")``: every key of a store with its bytes."""
     return snapshot
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temporary Prefect API for the session (PREFECT_HOME in a temp folder); its URL."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_HOME", str(home))
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
+        mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        from prefect.settings import PREFECT_API_URL
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=120):
+            yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A real S3 API (moto's server) on 127.0.0.1; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def local_store(tmp_path: Path, raw_dir: Path) -> str:
+    """A fresh local store folder with the raw files under raw/."""
+    url = str(tmp_path / "store")
+    place_raw(url, raw_dir)
+    return url

@@ -263,42 +263,53 @@ def test_aws_blocks_keep_keys_secret(server: Server) -> None:
     assert bucket.data["bucket_name"] == "groves-test-bucket"
 
 
-def test_progress_artifacts_are_throttled_and_end_final(monkeypatch: pytest.MonkeyPatch) -> None:
-    """At most one update per stage per interval while counts change; a final one at close."""
-    import uuid
-
-    import prefect.artifacts
+def test_progress_artifacts_are_throttled_and_end_final(prefect_api: str) -> None:
+    """At most one update per stage per interval while counts change; a final one at close;
+    the API holds the final counts. Updates go to the real (session) Prefect API."""
+    from prefect import flow
+    from prefect.client.orchestration import SyncPrefectClient, get_client
 
     from flows.ui import StageProgressArtifacts
 
-    created: dict[uuid.UUID, str] = {}
-    updates: list[tuple[str, float, str, float]] = []
+    updates: list[tuple[Any, float, str, float]] = []
+    real_update = SyncPrefectClient.update_artifact
 
-    def create(progress: float, key: str, description: str) -> uuid.UUID:
-        created[artifact_id := uuid.uuid4()] = key
-        return artifact_id
+    def spy(self: SyncPrefectClient, artifact_id: Any, artifact: Any) -> None:
+        updates.append((artifact_id, artifact.data, artifact.description, time.monotonic()))
+        real_update(self, artifact_id, artifact)
 
-    def update(artifact_id: uuid.UUID, progress: float, description: str) -> uuid.UUID:
-        updates.append((created[artifact_id], progress, description, time.monotonic()))
-        return artifact_id
-
-    monkeypatch.setattr(prefect.artifacts, "create_progress_artifact", create)
-    monkeypatch.setattr(prefect.artifacts, "update_progress_artifact", update)
     interval = 0.2
-    board = StageProgressArtifacts(["processing", "parampreds"], "Run_1", interval_s=interval)
-    assert sorted(created.values()) == ["run-1-progress-parampreds", "run-1-progress-processing"]
-    start = time.monotonic()
-    for done in range(1, 501):  # 500 listener calls within about 1 s
-        board("parampreds", done, 500)
-        time.sleep(0.002)
-    elapsed = time.monotonic() - start
-    board("processing", 1, 1)
-    board.close()
 
-    mine = [u for u in updates if u[0] == "run-1-progress-parampreds"]
-    assert len(mine) <= elapsed / interval + 3  # the throttled ones, plus the final one
+    @flow
+    def busy_run() -> tuple[dict[str, Any], float]:
+        board = StageProgressArtifacts(["processing", "parampreds"], "Run_1", interval_s=interval)
+        start = time.monotonic()
+        for done in range(1, 501):  # 500 listener calls within about 1 s
+            board("parampreds", done, 500)
+            time.sleep(0.002)
+        elapsed = time.monotonic() - start
+        board("processing", 1, 1)
+        board.close()
+        return dict(board._ids), elapsed
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SyncPrefectClient, "update_artifact", spy)
+        ids, elapsed = busy_run()
+
+    mine = [u for u in updates if u[0] == ids["parampreds"]]
+    assert 2 <= len(mine) <= elapsed / interval + 3  # the throttled ones, plus the final one
     gaps = [b[3] - a[3] for a, b in itertools.pairwise(mine[:-1])]
     assert all(gap >= interval * 0.9 for gap in gaps), gaps
     assert mine[-1][1:3] == (100.0, "parampreds: 500 of 500 invocations, done")
-    final = {key: (progress, text) for key, progress, text, _ in updates}
-    assert final["run-1-progress-processing"] == (100.0, "processing: 1 of 1 invocations, done")
+    with get_client(sync_client=True) as client:
+        stored = {a.id: a for a in client.read_artifacts()}
+    processing, parampreds = stored[ids["processing"]], stored[ids["parampreds"]]
+    assert processing.key == "run-1-progress-processing"
+    assert (processing.data, processing.description) == (
+        100.0,
+        "processing: 1 of 1 invocations, done",
+    )
+    assert (parampreds.data, parampreds.description) == (
+        100.0,
+        "parampreds: 500 of 500 invocations, done",
+    )

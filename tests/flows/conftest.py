@@ -1,10 +1,9 @@
-"""Flow tests: one Prefect test server for the session, and a moto S3 server on loopback."""
+"""Flow tests: the session's Prefect test API and moto S3 server (`tests/conftest.py`)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +31,9 @@ def small_config(**changes: Any) -> RunConfig:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect API for every flow test (PREFECT_HOME in a temp folder)."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_HOME", str(home))
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
-        mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        from prefect.testing.utilities import prefect_test_harness
-
-        with prefect_test_harness(server_startup_timeout=120):
-            yield
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A real S3 API (moto's server) on 127.0.0.1; yields its URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def prefect_server(prefect_api: str) -> str:
+    """Every flow test runs against the session's temporary Prefect API."""
+    return prefect_api
 
 
 @pytest.fixture
@@ -73,16 +49,6 @@ def s3_store(
     for path in sorted(raw_dir.glob("*.csv")):
         client.upload_file(str(path), bucket, f"data/raw/{path.name}")
     return f"s3://{bucket}/data"
-
-
-@pytest.fixture
-def local_store(tmp_path: Path, raw_dir: Path) -> str:
-    """A fresh local store folder with the raw files under raw/."""
-    raw = tmp_path / "store" / "raw"
-    raw.mkdir(parents=True)
-    for path in sorted(raw_dir.glob("*.csv")):
-        (raw / path.name).write_bytes(path.read_bytes())
-    return str(tmp_path / "store")
 
 
 def endpoint_env(moto_url: str) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """Shared machinery of the reliability tests.
 
-* ``prefect_api``: a Prefect test API for the session (the one `tests/flows` started, when
-  it is running); only the tests that run flows ask for it.
+* ``prefect_api`` (from `tests/conftest.py`): only the tests that run flows ask for it.
 * S3: moto's server on 127.0.0.1 behind `S3FaultProxy`, which injects S3 faults.
 * Lambda: one `LocalLambdaEndpoint` for the session, its worker processes warmed up once
   (a cold start imports scikit-learn: seconds on a loaded machine, which would otherwise
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +28,6 @@ from flows.config import RunConfig
 from lambda_functions.events import Grid
 from lambda_functions.storage import open_storage
 from tasks.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
-from tests.flows.conftest import moto_server  # noqa: F401  (a fixture)
 from tests.reliability.s3proxy import S3FaultProxy
 
 FAKE_KEY_ID = "AKIAGROVESLEAKCHECK7"
@@ -86,31 +83,11 @@ def mses(summary: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
 # --------------------------------------------------------------------------- Prefect
 
 
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Prefect API of the session: `tests/flows`' harness if it is up, else our own."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value() and "prefect-home" in os.environ.get("PREFECT_HOME", ""):
-        yield str(PREFECT_API_URL.value())
-        return
-    home = tmp_path_factory.mktemp("prefect-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_HOME", str(home))
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
-        mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        from prefect.testing.utilities import prefect_test_harness
-
-        with prefect_test_harness(server_startup_timeout=120):
-            yield str(PREFECT_API_URL.value())
-
-
 # --------------------------------------------------------------------------- S3 + Lambda
 
 
 @pytest.fixture(scope="session")
-def s3_proxy(moto_server: str) -> Iterator[S3FaultProxy]:  # noqa: F811
+def s3_proxy(moto_server: str) -> Iterator[S3FaultProxy]:
     proxy = S3FaultProxy(moto_server).start()
     try:
         yield proxy
@@ -119,7 +96,7 @@ def s3_proxy(moto_server: str) -> Iterator[S3FaultProxy]:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def bucket(moto_server: str, raw_dir: Path) -> str:  # noqa: F811
+def bucket(moto_server: str, raw_dir: Path) -> str:
     """The session's bucket with both demo raw files under ``data/raw/``; its store URL."""
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
     client.create_bucket(Bucket=BUCKET)
@@ -319,13 +296,3 @@ def outputs_except_receipts(url: str, run_id: str) -> dict[str, bytes]:
         for k in store.keys(f"runs/{run_id}/")
         if not k.startswith(f"runs/{run_id}/receipts/")
     }
-
-
-@pytest.fixture
-def local_raw_store(tmp_path: Path, raw_dir: Path) -> str:
-    """A fresh local store with the demo raw files under raw/."""
-    raw = tmp_path / "store" / "raw"
-    raw.mkdir(parents=True)
-    for path in sorted(raw_dir.glob("*.csv")):
-        (raw / path.name).write_bytes(path.read_bytes())
-    return str(tmp_path / "store")

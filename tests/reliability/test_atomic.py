@@ -89,8 +89,8 @@ def test_s3_writes_are_one_put_and_readers_see_whole_objects(
     open_storage(STORE).delete_prefix("runs/atomic/")
 
 
-def test_rerunning_and_double_delivering_write_identical_bytes(local_raw_store: str) -> None:
-    url = local_raw_store
+def test_rerunning_and_double_delivering_write_identical_bytes(local_store: str) -> None:
+    url = local_store
     first = run_chain(url, "idem")
     assert all(r["status"] == "ok" for r in first)
     outputs = outputs_except_receipts(url, "idem")

@@ -110,26 +110,26 @@ OPTION_CASES = [
     ids=[case[0] for case in OPTION_CASES],
 )
 def test_bad_options_and_names(
-    cli: Invoke, local_raw_store: str, extra: list[str], code: int, needles: list[str]
+    cli: Invoke, local_store: str, extra: list[str], code: int, needles: list[str]
 ) -> None:
-    before = snapshot(local_raw_store)
+    before = snapshot(local_store)
     exit_code, output = cli(
-        "run", "--local", "--data", local_raw_store, "--stocks", "TCS", *SMALL_ARGS, *extra
+        "run", "--local", "--data", local_store, "--stocks", "TCS", *SMALL_ARGS, *extra
     )
     assert exit_code == code, output
     for needle in needles:
         assert squash(needle) in squash(output), output
-    assert snapshot(local_raw_store) == before
+    assert snapshot(local_store) == before
 
 
-def test_unsafe_raw_file_name_in_the_store(cli: Invoke, local_raw_store: str) -> None:
-    store = open_storage(local_raw_store)
+def test_unsafe_raw_file_name_in_the_store(cli: Invoke, local_store: str) -> None:
+    store = open_storage(local_store)
     store.put_bytes("raw/A B_minute_data_with_indicators.csv", b"date,TYPPRICE\n")
-    before = snapshot(local_raw_store)
-    exit_code, output = cli("run", "--local", "--data", local_raw_store, *SMALL_ARGS)
+    before = snapshot(local_store)
+    exit_code, output = cli("run", "--local", "--data", local_store, *SMALL_ARGS)
     assert exit_code == 1
     assert squash("invalid stock name 'A B'") in squash(output), output
-    assert snapshot(local_raw_store) == before
+    assert snapshot(local_store) == before
 
 
 def test_store_folder_that_cannot_exist(cli: Invoke) -> None:

@@ -75,10 +75,10 @@ def invocations(url: str) -> list[Any]:
     ids=["throttled-past-retries", "bad-input-only", "bad-input-and-storage"],
 )
 def test_failures_are_named_and_classified(
-    local_raw_store: str, behaviour: dict[str, str], named: str, permanent: bool
+    local_store: str, behaviour: dict[str, str], named: str, permanent: bool
 ) -> None:
-    executor = FakeExecutor(local_raw_store, behaviour)
-    invs = invocations(local_raw_store)
+    executor = FakeExecutor(local_store, behaviour)
+    invs = invocations(local_store)
     with pytest.raises(WorkerFailedError) as info:
         run_invocations(executor, executor.store, invs, options=AwaitOptions(timeout_s=5))
     assert named in str(info.value)

@@ -42,9 +42,9 @@ def ok_receipts(url: str) -> dict[str, float]:
 
 
 def test_kill_minus_nine_then_the_same_command_resumes(
-    local_raw_store: str, prefect_api: str, tmp_path: Path
+    local_store: str, prefect_api: str, tmp_path: Path
 ) -> None:
-    url = local_raw_store
+    url = local_store
     command = [
         GROVES, "run", "--local", "--data", url, "--stocks", ",".join(STOCKS),
         "--grid-feat", "5", "--grid-samp", "5,25", "--groves", "2", "--trees", "20",

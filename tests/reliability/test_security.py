@@ -151,23 +151,23 @@ def test_a_malformed_expected_digest_is_refused(trained: dict[str, Any]) -> None
 # --------------------------------------------------------------------------- clear
 
 
-def test_clear_deletes_one_run_and_never_raw_input(local_raw_store: str) -> None:
+def test_clear_deletes_one_run_and_never_raw_input(local_store: str) -> None:
     from flows.cli import app
 
-    store = open_storage(local_raw_store)
+    store = open_storage(local_store)
     raw = {k: store.get_bytes(k) for k in store.keys("raw/")}
     for run in ("a", "b", "raw"):
         store.put_text(f"runs/{run}/stocks/TCS/x.csv", run)
     runner = CliRunner()
-    result = runner.invoke(app, ["clear", "a", "--data", local_raw_store, "--yes"])
+    result = runner.invoke(app, ["clear", "a", "--data", local_store, "--yes"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["clear", "raw", "--data", local_raw_store, "--yes"])
+    result = runner.invoke(app, ["clear", "raw", "--data", local_store, "--yes"])
     assert result.exit_code == 0, result.output  # a run named "raw": runs/raw/ only
     for bad in ("..", "../raw", "runs/../raw", ""):
-        result = runner.invoke(app, ["clear", bad, "--data", local_raw_store, "--yes"])
+        result = runner.invoke(app, ["clear", bad, "--data", local_store, "--yes"])
         assert result.exit_code != 0
         assert "run id" in result.output or "run_id" in result.output, result.output
-    result = runner.invoke(app, ["clear", "b", "--data", local_raw_store])
+    result = runner.invoke(app, ["clear", "b", "--data", local_store])
     assert result.exit_code == 1 and "refusing to delete without --yes" in result.output
     assert {k: store.get_bytes(k) for k in store.keys("raw/")} == raw
     # What is left of a cleared run is the receipt of its clearing.
@@ -201,12 +201,12 @@ def test_clear_in_seed_mode_refuses_the_raw_bucket(
 @pytest.mark.parametrize(
     "key", ["../raw/x.csv", "runs/../../etc/passwd", "/abs", "runs//x", "runs/./x", ""]
 )
-def test_the_store_refuses_keys_that_escape_it(local_raw_store: str, key: str) -> None:
-    store = open_storage(local_raw_store)
-    before = sorted(p for p in Path(local_raw_store).parent.rglob("*"))
+def test_the_store_refuses_keys_that_escape_it(local_store: str, key: str) -> None:
+    store = open_storage(local_store)
+    before = sorted(p for p in Path(local_store).parent.rglob("*"))
     with pytest.raises(StorageError, match="invalid storage key"):
         store.put_bytes(key, b"x")
     with pytest.raises(StorageError, match="invalid storage key"):
         store.get_bytes(key)
-    assert sorted(p for p in Path(local_raw_store).parent.rglob("*")) == before
-    assert os.path.exists(local_raw_store)
+    assert sorted(p for p in Path(local_store).parent.rglob("*")) == before
+    assert os.path.exists(local_store)

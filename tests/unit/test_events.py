@@ -281,6 +281,8 @@ def test_unknown_field_is_named(model: type[BaseEvent], event: dict[str, Any], f
         (ParampredsEvent, {"split": "sideways"}, ("split:",)),
         (ParampredsEvent, {"table_format": "xlsx"}, ("table_format:",)),
         (ParampredsEvent, {"attempt": 0}, ("attempt:",)),
+        (ParampredsEvent, {"n_jobs": 0}, ("n_jobs:", "not 0")),
+        (ParampredsEvent, {"n_jobs": -2}, ("n_jobs:",)),
         (ParampredsEvent, {"stock": "../x"}, ("stock:", "'..'")),
         (ParampredsEvent, {"stock": "NIFTY 50"}, ("stock:",)),
         (ParampredsEvent, {"stock": ""}, ("stock:", "empty")),

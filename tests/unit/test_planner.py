@@ -254,3 +254,26 @@ def test_plan_command_on_a_stored_run(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["plan", "nope", "--data", store])
     assert missing.exit_code == 1
     assert "no run 'nope'" in missing.output
+
+
+def test_plan_takes_per_stage_seconds_and_names_a_malformed_pair() -> None:
+    runner = CliRunner()
+    base = ["plan", "--grove-seconds", "300", "--final-grove-seconds", "110", "--json"]
+    slow = runner.invoke(app, [*base, "--stage-seconds", "processing=40,minmse=2"])
+    fast = runner.invoke(app, [*base, "--stage-seconds", "processing=4,minmse=2"])
+    assert slow.exit_code == 0 and fast.exit_code == 0, slow.output + fast.output
+    # 36 s more per processing wave: the projection moves by at least that.
+    gap = json.loads(slow.output)["projected_makespan_s"]
+    gap -= json.loads(fast.output)["projected_makespan_s"]
+    assert gap >= 36 - 1e-6
+    for bad in ("processing", "processing=fast", "=4"):
+        result = runner.invoke(app, [*base, "--stage-seconds", bad])
+        assert result.exit_code == 1
+        assert f"expected NAME=SECONDS, e.g. parampreds=2.0; got {bad!r}" in result.output
+
+
+def test_lambda_endpoint_refuses_a_malformed_fault_before_serving() -> None:
+    result = CliRunner().invoke(app, ["lambda-endpoint", "--fail-first", "parampreds=twice"])
+    assert result.exit_code == 1
+    assert "expected NAME=COUNT, e.g. parampreds=2; got 'parampreds=twice'" in result.output
+    assert "Lambda Invoke API on" not in result.output
