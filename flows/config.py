@@ -32,7 +32,7 @@ class RunConfig(BaseModel):
     features: Literal["lags", "indicators"] = "lags"
     target: Literal["change", "level"] = "change"
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    compress: int = Field(3, ge=0, le=9)
+    model_codec: Literal["lz4", "zlib", "none"] = "lz4"
     executor: Literal["local", "lambda"] = "local"
     run_id: str | None = None
     function_prefix: str = "groves-"
@@ -76,7 +76,7 @@ class RunConfig(BaseModel):
                 "features",
                 "target",
                 "seed",
-                "compress",
+                "model_codec",
             },
         )
 

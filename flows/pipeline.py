@@ -76,7 +76,12 @@ def stage_events(stage: str, stock: str, config: RunConfig, input_id: str) -> li
         return [{**base, "grid": grid, "groves": config.groves}]
     if stage == "trainfull":
         return [
-            {**base, "n_estimators": config.final_trees, "pred_num": n, "compress": config.compress}
+            {
+                **base,
+                "n_estimators": config.final_trees,
+                "pred_num": n,
+                "model_codec": config.model_codec,
+            }
             for n in range(config.final_groves)
         ]
     if stage == "testfull":

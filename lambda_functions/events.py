@@ -285,7 +285,7 @@ class TrainfullEvent(StockEvent):
     pred_num: int = Field(ge=0, lt=MAX_GROVES)
     feat: int | None = Field(None, ge=1)
     samp: int | None = Field(None, ge=2)
-    compress: int = Field(3, ge=0, le=9)
+    model_codec: Literal["lz4", "zlib", "none"] = "lz4"
 
     @model_validator(mode="after")
     def _params(self) -> TrainfullEvent:

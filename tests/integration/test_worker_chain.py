@@ -386,6 +386,38 @@ def test_trainfull_model_checksum_and_predictions(chain: Chain) -> None:
         )
 
 
+MAGIC = {"lz4": b"\x04\x22\x4d\x18", "zlib": b"\x78", "none": b"\x80"}  # frame / stream / pickle
+
+
+@pytest.mark.parametrize("codec", sorted(MAGIC))
+def test_trainfull_saves_with_each_model_codec(
+    codec: str, chains: dict[str, Chain], tmp_path: Path
+) -> None:
+    """Every codec saves the same grove: it loads (checked against the receipt's SHA-256)
+    and predicts exactly what the default run stored."""
+    from lambda_functions.models import load_model
+
+    source = chains["local"]
+    copy = LocalStorage(tmp_path / "store")
+    for key, data in source.snapshot.items():
+        copy.put_bytes(key, data)
+    receipt = HANDLERS["trainfull"](
+        {"store": copy.url, "run_id": RUN, "stock": STOCK, "n_estimators": FINAL_TREES,
+         "pred_num": 0, "model_codec": codec},
+        None,
+    )  # fmt: skip
+    key = stock_key("models/optimized/models/models/model_0.sav")
+    blob = copy.get_bytes(key)
+    assert blob.startswith(MAGIC[codec])
+    model = load_model(copy, key, receipt["outputs"][key])
+    test = source.table(stock_key(f"processed/testing/{STOCK}.parquet"))
+    stored = source.table(stock_key("models/optimized/models/preds/preds_0.parquet"))
+    preds = predict_levels(model, test, target="change", indicators=())
+    np.testing.assert_array_equal(preds[TARGET].to_numpy(), stored[TARGET].to_numpy())
+    if codec == "none":
+        assert len(blob) > len(source.snapshot[key])  # the default (lz4) saves bytes
+
+
 def test_trainfull_is_identical_on_both_storages(chains: dict[str, Chain]) -> None:
     local, s3 = chains["local"], chains["s3"]
     # The same values; not the same bytes, as each store has its Parquet codec.

@@ -127,7 +127,14 @@ EXTENDED_EVENTS: dict[str, tuple[type[BaseEvent], dict[str, Any]]] = {
     ),
     "trainfull": (
         TrainfullEvent,
-        {"store": STORE, "stock": "TCS", "pred_num": 3, "feat": 7, "samp": 15, "compress": 0},
+        {
+            "store": STORE,
+            "stock": "TCS",
+            "pred_num": 3,
+            "feat": 7,
+            "samp": 15,
+            "model_codec": "none",
+        },
     ),
     "testfull": (TestfullEvent, {"store": STORE, "stock": "TCS", "groves": 3}),
     "timingmetrics": (TimingmetricsEvent, {"store": STORE, "run_id": "r1"}),
@@ -282,6 +289,7 @@ def test_unknown_field_is_named(model: type[BaseEvent], event: dict[str, Any], f
         (ParampredsEvent, {"table_format": "xlsx"}, ("table_format:",)),
         (ParampredsEvent, {"attempt": 0}, ("attempt:",)),
         (ParampredsEvent, {"n_jobs": 0}, ("n_jobs:", "not 0")),
+        (TrainfullEvent, {"pred_num": 0, "model_codec": "gzip"}, ("model_codec:",)),
         (ParampredsEvent, {"n_jobs": -2}, ("n_jobs:",)),
         (ParampredsEvent, {"stock": "../x"}, ("stock:", "'..'")),
         (ParampredsEvent, {"stock": "NIFTY 50"}, ("stock:",)),
