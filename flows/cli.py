@@ -16,6 +16,13 @@ from rich.table import Table
 
 T = TypeVar("T")
 
+# Options that `run` and `serve` share.
+WorkersOption = Annotated[int | None, typer.Option(help="Local worker processes (default: cores).")]
+FunctionPrefixOption = Annotated[str, typer.Option(help="Lambda function name prefix.")]
+CredentialsBlockOption = Annotated[
+    str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
+]
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Demo and test data.")
 app.add_typer(data_app, name="data")
@@ -92,13 +99,9 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="Seconds to await one invocation's receipt.")
     ] = 960,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: cores).")
-    ] = None,
-    function_prefix: Annotated[str, typer.Option(help="Lambda function name prefix.")] = "groves-",
-    credentials_block: Annotated[
-        str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
-    ] = None,
+    workers: WorkersOption = None,
+    function_prefix: FunctionPrefixOption = "groves-",
+    credentials_block: CredentialsBlockOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the whole pipeline (processing -> grid search -> final model -> timing report)."""
@@ -496,13 +499,9 @@ def serve(
         str,
         typer.Option(help="Default store: a folder or s3://bucket/prefix.", envvar="GROVES_STORE"),
     ] = "groves-data",
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: cores).")
-    ] = None,
-    function_prefix: Annotated[str, typer.Option(help="Lambda function name prefix.")] = "groves-",
-    credentials_block: Annotated[
-        str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
-    ] = None,
+    workers: WorkersOption = None,
+    function_prefix: FunctionPrefixOption = "groves-",
+    credentials_block: CredentialsBlockOption = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "groves-serve",
     limit: Annotated[int, typer.Option(help="Flow runs at a time.")] = 1,
 ) -> None:
