@@ -5,15 +5,11 @@ function name mapped to a no-op handler; the client is the pipeline's own path,
 `tasks.executors.LambdaExecutor` (boto3 ``invoke`` with ``InvocationType=Event``, the
 standard retry mode). Rate = accepted Event invokes / wall seconds; the endpoint's
 counters tell how many were throttled (429, retried by botocore) on the way.
-
-Also measured (``*_payload_read``): the same executor with each response's empty payload
-read, which lets urllib3 reuse the connection instead of opening one per invoke.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import multiprocessing
 import os
@@ -60,19 +56,6 @@ def _counter(stats: dict[str, Any], name: str) -> int:
     return sum(f.get(name, 0) for f in stats["functions"].values())
 
 
-class ReadingClient:
-    """A Lambda client that reads each response's (empty) payload, so that urllib3 can
-    return the connection to its pool: the candidate fix measured as ``*_payload_read``."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def invoke(self, **kwargs: Any) -> dict[str, Any]:
-        response = self.inner.invoke(**kwargs)
-        response["Payload"].read()
-        return response
-
-
 def _wait_idle(parent: Any, timeout_s: float = 30.0) -> dict[str, Any]:
     """The endpoint's stats once nothing is in flight."""
     deadline = time.monotonic() + timeout_s
@@ -97,25 +80,21 @@ def run(total: int) -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from tasks.executors import LambdaExecutor, lambda_client
 
-    client = lambda_client()
-    executors = {"": LambdaExecutor(client=client)}
-    executors["_payload_read"] = LambdaExecutor(client=ReadingClient(client))
+    executor = LambdaExecutor(client=lambda_client())
     for _ in range(5):  # warm up: connections and every worker process, then let it drain
         for _ in range(ENDPOINT_CONCURRENCY):
-            executors[""].submit("parampreds", EVENT)
+            executor.submit("parampreds", EVENT)
         _wait_idle(parent)
     results: dict[str, Any] = {}
     try:
-        for (variant, executor), threads in itertools.product(executors.items(), (1, 16)):
+        for threads in (1, 16):
             parent.send("stats")
             before = parent.recv()
             per_thread = total // threads
 
             errors: list[str] = []
 
-            def worker(
-                n: int = per_thread, errors: list[str] = errors, executor: Any = executor
-            ) -> None:
+            def worker(n: int = per_thread, errors: list[str] = errors) -> None:
                 try:
                     for _ in range(n):
                         executor.submit("parampreds", EVENT)
@@ -132,7 +111,7 @@ def run(total: int) -> dict[str, Any]:
             after = _wait_idle(parent)
             sent = _counter(after, "received") - _counter(before, "received")
             sent -= _counter(after, "throttled") - _counter(before, "throttled")
-            results[f"threads_{threads}{variant}"] = {
+            results[f"threads_{threads}"] = {
                 "invokes": sent,
                 "errors": errors[:3],
                 "wall_s": wall,
@@ -150,8 +129,6 @@ def run(total: int) -> dict[str, Any]:
         "endpoint_concurrency": ENDPOINT_CONCURRENCY,
         "rate_1_thread": results["threads_1"]["invokes_per_s"],
         "rate_16_threads": results["threads_16"]["invokes_per_s"],
-        "rate_1_thread_payload_read": results["threads_1_payload_read"]["invokes_per_s"],
-        "rate_16_threads_payload_read": results["threads_16_payload_read"]["invokes_per_s"],
         "goal_invokes_per_s": 300.0,
         "machine": machine(),
     }

@@ -71,9 +71,7 @@ class _Threads(ParallelBackendBase):
         self._pool: ThreadPoolExecutor | None = None
 
     def effective_n_jobs(self, n_jobs: int | None) -> int:
-        if not n_jobs:
-            return 1
-        return n_jobs if n_jobs > 0 else max(usable_cpus() + 1 + n_jobs, 1)
+        return resolve_n_jobs(n_jobs) if n_jobs else 1
 
     def configure(self, n_jobs: int = 1, parallel: Any = None, **kwargs: Any) -> int:
         n_jobs = self.effective_n_jobs(n_jobs)

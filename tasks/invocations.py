@@ -184,9 +184,10 @@ def run_invocations(
         # (Lambda) one LIST per folder finds the receipts that are new or changed.
         finished = {k for k in waiting if (f := futures.get(k)) is not None and f.done()}
         listed = {_folder(k) for k in waiting if futures.get(k) is None}
-        found: dict[str, dict[str, Any] | None] = {}
-        found.update(_read_receipts(store, listed, seen) if listed else {})
-        found.update(_read_receipt(store, key) for key in finished)
+        found: dict[str, dict[str, Any] | None] = {
+            **_read_receipts(store, listed, seen),
+            **dict(_read_receipt(store, key) for key in finished),
+        }
         now = time.time()
         for key, inv in list(waiting.items()):
             receipt = found.get(key)
