@@ -1,6 +1,6 @@
 """(d) invocation rate against the local Lambda endpoint, from 1 and from 16 threads.
 
-`tasks.lambda_endpoint.LocalLambdaEndpoint` runs in its own process with every groves
+`groves.lambda_endpoint.LocalLambdaEndpoint` runs in its own process with every groves
 function name mapped to a no-op handler; the client is the pipeline's own path,
 `tasks.executors.LambdaExecutor` (boto3 ``invoke`` with ``InvocationType=Event``, the
 standard retry mode). Rate = accepted Event invokes / wall seconds; the endpoint's
@@ -40,8 +40,8 @@ ENDPOINT_CONCURRENCY = 8
 
 
 def _serve(conn: Any, concurrency: int) -> None:
-    from lambda_functions import FUNCTIONS
-    from tasks.lambda_endpoint import LocalLambdaEndpoint
+    from groves.lambda_endpoint import LocalLambdaEndpoint
+    from lambda_functions.stages import FUNCTIONS
 
     handlers = dict.fromkeys(FUNCTIONS, "bench.noop:handler")
     endpoint = LocalLambdaEndpoint(concurrency=concurrency, handlers=handlers).start()

@@ -148,8 +148,8 @@ def run(stocks: int, workdir: Path) -> dict[str, Any]:
     """The flow over ``stocks`` stocks with the seed's grid; returns the figures."""
     quiet_prefect(workdir / "prefect-home")
     from flows import pipeline
-    from flows.config import RunConfig
-    from flows.demo_data import symbol_names
+    from groves.config import RunConfig
+    from groves.demo_data import symbol_names
     from lambda_functions.storage import open_storage
 
     store_url = str(workdir / "store")

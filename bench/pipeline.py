@@ -111,7 +111,7 @@ def _children_cpu_s() -> float:
 def _idle_gaps(report_json: Path, epoch: float, wall: float) -> dict[str, float]:
     """Where the wall time went besides invocations: before the first invoke, after the
     last end, and in between with no invocation running (from the saved report)."""
-    from flows.analysis import concurrency_steps
+    from groves.reporting.stats import concurrency_steps
 
     timeline = json.loads(report_json.read_text())["series"]["timeline"]
     rows = timeline["rows"]
@@ -133,8 +133,8 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
     spec = SIZES[size]
     quiet_prefect(workdir / "prefect-home")
     from flows import pipeline
-    from flows.config import RunConfig
-    from flows.demo_data import generate_dataset
+    from groves.config import RunConfig
+    from groves.demo_data import generate_dataset
     from lambda_functions.events import Grid
 
     store = workdir / "store"

@@ -1,6 +1,6 @@
 """(e) processed-data read, Parquet vs CSV: one stock's training split, 650,000-row source.
 
-A 650,250-row raw file (1,734 trading days, `flows.demo_data` with the pyarrow writer) goes
+A 650,250-row raw file (1,734 trading days, `groves.demo_data` with the pyarrow writer) goes
 through the real processing worker (Parquet tables); its training split is also written
 as CSV with the same serialiser the CSV table format uses (`lambda_functions.tables`).
 Then `lambda_functions.tables.read_table` (what every worker reads with) loads each,
@@ -32,7 +32,7 @@ def run(repeats: int, workdir: Path) -> dict[str, Any]:
     import os
 
     os.environ.setdefault("GROVES_N_JOBS", "1")
-    from flows.demo_data import generate_dataset
+    from groves.demo_data import generate_dataset
     from lambda_functions import processing
     from lambda_functions.storage import S3Storage, open_storage
     from lambda_functions.tables import read_table, table_bytes

@@ -1,7 +1,7 @@
-"""clearbuckets: delete one run's outputs (seed mode: empty the stock buckets).
+"""clearbuckets: delete one run's outputs (seed layout: empty the stock buckets).
 
-Raw input is never deleted: in default mode only ``runs/{run_id}/`` is removed; in seed
-mode only buckets named ``*-ds5110s3bucket`` are emptied, never the input bucket.
+Raw input is never deleted: in the run layout only ``runs/{run_id}/`` is removed; in the
+seed layout only buckets named ``*-ds5110s3bucket`` are emptied, never the input bucket.
 """
 
 from __future__ import annotations
@@ -10,24 +10,26 @@ from typing import Any
 
 from lambda_functions.errors import InvalidEventError
 from lambda_functions.events import ClearbucketsEvent
-from lambda_functions.layout import SEED_BUCKET_SUFFIX, RunLayout
+from lambda_functions.layout import SEED_BUCKET_SUFFIX, SEED_MAIN_BUCKET, RunLayout, SeedLayout
+from lambda_functions.stages import Stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, list_buckets, open_storage
 from lambda_functions.worker import WorkContext, run_worker
 
 
-def resolve(function: str, event: ClearbucketsEvent) -> WorkContext:
+def resolve(stage: Stage, event: ClearbucketsEvent) -> WorkContext:
+    """Seed form: the main bucket (its receipt goes there); ours: the run's root."""
     if event.seed_mode:
-        store = MeteredStorage(bucket_storage("ds5110s3"))
-        return WorkContext(function, event, RunLayout(seed_mode=True), store)
+        store = MeteredStorage(bucket_storage(SEED_MAIN_BUCKET))
+        return WorkContext(stage, event, SeedLayout(), store)
     store = MeteredStorage(open_storage(event.store or ""))
-    return WorkContext(function, event, RunLayout(False, store.inner, event.run_id), store)
+    return WorkContext(stage, event, RunLayout(event.run_id), store)
 
 
 def clear(ctx: WorkContext) -> dict[str, Any]:
-    event: ClearbucketsEvent = ctx.event  # type: ignore[assignment]
-    if not ctx.layout.seed_mode:
-        deleted = ctx.store.delete_prefix(ctx.layout.run_prefix())
-        return {"deleted": deleted, "prefix": ctx.layout.run_prefix()}
+    event: ClearbucketsEvent = ctx.event
+    if isinstance(ctx.layout, RunLayout):
+        prefix = ctx.layout.run_prefix()
+        return {"deleted": ctx.store.delete_prefix(prefix), "prefix": prefix}
     buckets = list(event.buckets) if event.buckets else list_buckets(SEED_BUCKET_SUFFIX)
     for name in buckets:
         if not name.endswith(SEED_BUCKET_SUFFIX):
@@ -40,4 +42,4 @@ def clear(ctx: WorkContext) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("clearbuckets", ClearbucketsEvent, clear, event, context, resolve=resolve)
+    return run_worker("clearbuckets", clear, event, context, resolve=resolve)

@@ -36,6 +36,10 @@ class ObjectNotFoundError(StorageError, KeyError):
         return f"object not found{place}: {self.key}"
 
 
+class ReceiptError(GrovesError, ValueError):
+    """A stored receipt is malformed or of a schema version this code does not read."""
+
+
 class MissingOutputError(GrovesError):
     """An upstream stage's output is missing (e.g. a grove that never finished)."""
 

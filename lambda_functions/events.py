@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lambda_functions import defaults
 from lambda_functions.errors import InvalidEventError, UnsafeNameError
 from lambda_functions.names import safe_part, safe_stock, stock_from_raw_file
 
@@ -35,10 +36,11 @@ SCALE_FREE_INDICATORS = (
     "fastk",
     "PPO",
 )
+ModelCodec = Literal["lz4", "zlib", "none"]
 MAX_CELLS = 100
 MAX_GROVES = 1000
 MAX_TREES = 5000
-N_LAGS = 10
+N_LAGS = defaults.N_LAGS
 
 
 class Grid(BaseModel):
@@ -46,8 +48,8 @@ class Grid(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_features: tuple[int, ...] = (5, 7, 9)
-    min_samples_split: tuple[int, ...] = (5, 15, 25)
+    max_features: tuple[int, ...] = defaults.GRID_MAX_FEATURES
+    min_samples_split: tuple[int, ...] = defaults.GRID_MIN_SAMPLES_SPLIT
 
     @field_validator("max_features")
     @classmethod
@@ -84,7 +86,7 @@ class BaseEvent(BaseModel):
     store: str | None = None
     run_id: str = "default"
     # Run options.
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(defaults.RUN_SEED, ge=0, le=2**31 - 1)
     split: Literal["chronological", "random"] = "chronological"
     table_format: Literal["parquet", "csv"] | None = None
     features: Literal["lags", "indicators"] = "lags"
@@ -123,6 +125,11 @@ class BaseEvent(BaseModel):
     @property
     def seed_mode(self) -> bool:
         return False
+
+    @property
+    def stock_name(self) -> str | None:
+        """The stock this invocation is about (None for run-level events)."""
+        return None
 
     @property
     def fmt(self) -> Literal["parquet", "csv"]:
@@ -177,6 +184,10 @@ class StockEvent(BaseEvent):
     @property
     def seed_mode(self) -> bool:
         return self.bucket is not None
+
+    @property
+    def stock_name(self) -> str:
+        return self.stock
 
     @field_validator("stock")
     @classmethod
@@ -234,7 +245,7 @@ class ParampredsEvent(StockEvent):
 
     feat: int = Field(ge=1)
     samp: int = Field(ge=2)
-    n_estimators: int = Field(100, ge=1, le=MAX_TREES)
+    n_estimators: int = Field(defaults.TREES_PER_GROVE, ge=1, le=MAX_TREES)
     pred_num: int = Field(ge=0, lt=MAX_GROVES)
 
     @model_validator(mode="after")
@@ -247,7 +258,7 @@ class CellsEvent(StockEvent):
     """Shared by predmses and minmse: the grid and the number of groves per cell."""
 
     grid: Grid = Grid()
-    groves: int = Field(3, ge=1, le=MAX_GROVES)
+    groves: int = Field(defaults.GROVES_PER_CELL, ge=1, le=MAX_GROVES)
 
     @model_validator(mode="after")
     def _grid_fits(self) -> CellsEvent:
@@ -281,11 +292,11 @@ class MinmseEvent(CellsEvent):
 class TrainfullEvent(StockEvent):
     """trainfull: train one final grove on train+validation, predict the test set."""
 
-    n_estimators: int = Field(25, ge=1, le=MAX_TREES)
+    n_estimators: int = Field(defaults.FINAL_TREES, ge=1, le=MAX_TREES)
     pred_num: int = Field(ge=0, lt=MAX_GROVES)
     feat: int | None = Field(None, ge=1)
     samp: int | None = Field(None, ge=2)
-    model_codec: Literal["lz4", "zlib", "none"] = "lz4"
+    model_codec: ModelCodec = defaults.MODEL_CODEC
 
     @model_validator(mode="after")
     def _params(self) -> TrainfullEvent:
@@ -300,13 +311,14 @@ class TestfullEvent(StockEvent):
     """testfull: average the final groves' test predictions, score against persistence."""
 
     __test__ = False  # not a pytest class
-    groves: int = Field(30, ge=1, le=MAX_GROVES)
+    groves: int = Field(defaults.FINAL_GROVES, ge=1, le=MAX_GROVES)
 
 
 class TimingmetricsEvent(BaseEvent):
     """timingmetrics: the seed's five timing tables from a run's receipts."""
 
     inbucket: str = "ds5110s3"
+    pipeline: str = "grid"  # whose stages are the tables' rows (lambda_functions.stages)
     location_optional: ClassVar[bool] = True
 
     @property

@@ -15,12 +15,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from lambda_functions import defaults
 from lambda_functions.errors import InputDataError
 
 DATE = "date"
 PRICE = "TYPPRICE"
 TARGET = "TYPPRICE_TARGET"
-N_LAGS = 10
+N_LAGS = defaults.N_LAGS
 LAGS = tuple(f"TYPPRICE_LAG_{k}" for k in range(1, N_LAGS + 1))
 MIN_ROWS = 1000  # usable rows (about 3 trading days): fewer cannot feed a 64/16/20 split
 TIMEZONE = "Asia/Kolkata"

@@ -1,14 +1,14 @@
 """Every storage key groves reads or writes is built here, and only here.
 
-Two modes share one relative tree per stock (the seed's "S3 Bucket File Structure"):
+Two layouts share one relative tree per stock (the seed's "S3 Bucket File Structure"):
 
-* seed mode: the stock's own bucket ``{stock}-ds5110s3bucket`` is the stock's space and
-  raw files live in ``ds5110s3/raw/``; tables are CSV.
-* default mode: one root (a bucket+prefix or a folder); raw files under ``raw/``, a stock's
-  space under ``runs/{run_id}/stocks/{STOCK}/``; tables are Parquet.
-
-Receipts are written under ``receipts/`` (seed mode: in the stock bucket) or
-``runs/{run_id}/receipts/`` (default mode).
+* `RunLayout` (default): one root (a bucket+prefix or a folder); raw files under ``raw/``,
+  everything of a run under ``runs/{run_id}/``: its configuration and summary, a space per
+  stock (``stocks/{STOCK}/``), the receipts and the timing report. Tables are Parquet.
+* `SeedLayout`: the original's buckets. Raw files in the main bucket ``ds5110s3/raw/``,
+  each stock's tree at the root of its own bucket ``{stock}-ds5110s3bucket``, the timing
+  tables in ``ds5110s3/timingmetrics/``. Tables are CSV, and each worker also writes the
+  original's runtime ``.txt`` files (`StockSpace.runtimes_dir`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lambda_functions.names import RAW_SUFFIX, safe_part, safe_stock
-from lambda_functions.storage import Storage
 
 TableFormat = Literal["parquet", "csv"]
 SPLITS = ("training", "validation", "testing")
 SEED_MAIN_BUCKET = "ds5110s3"
 SEED_BUCKET_SUFFIX = "-ds5110s3bucket"
+RUN_LEVEL_OWNER = "_run"  # the receipt folder of run-level invocations
+TIMING_FOLDER = "timingmetrics/"
 
 
 def seed_bucket(stock: str) -> str:
@@ -31,6 +32,7 @@ def seed_bucket(stock: str) -> str:
 
 
 def raw_key(stock: str) -> str:
+    """A stock's raw Kaggle file, relative to the store root (or the seed's main bucket)."""
     return f"raw/{safe_stock(stock)}{RAW_SUFFIX}"
 
 
@@ -38,14 +40,18 @@ def cell_name(feat: int, samp: int) -> str:
     return f"feat{int(feat)}_samp{int(samp)}"
 
 
+def timing_table_file(name: str) -> str:
+    """The seed's file name of a timing table, e.g. ``actualtimingmetrics.csv``."""
+    return f"{name}timingmetrics.csv"
+
+
 @dataclass(frozen=True)
 class StockSpace:
-    """The keys of one stock's outputs, relative to ``store`` (its bucket or run folder)."""
+    """The keys of one stock's outputs (relative to its bucket, or the run's root)."""
 
-    store: Storage
     stock: str
     table_format: TableFormat
-    prefix: str = ""  # default mode: runs/{run}/stocks/{STOCK}/
+    prefix: str = ""  # run layout: runs/{run}/stocks/{STOCK}/
 
     def key(self, relative: str) -> str:
         return self.prefix + relative
@@ -68,11 +74,14 @@ class StockSpace:
     def cell_mse(self, feat: int, samp: int) -> str:
         return f"{self.cell_dir(feat, samp)}mse.csv"
 
+    def optimized_dir(self) -> str:
+        return self.key("models/optimized/")
+
     def best_params(self) -> str:
-        return self.key("models/optimized/best_params.csv")
+        return f"{self.optimized_dir()}best_params.csv"
 
     def final_dir(self) -> str:
-        return self.key("models/optimized/models/")
+        return f"{self.optimized_dir()}models/"
 
     def final_model(self, pred_num: int) -> str:
         return f"{self.final_dir()}models/model_{int(pred_num)}.sav"
@@ -83,59 +92,83 @@ class StockSpace:
     def final_mse(self) -> str:
         return f"{self.final_dir()}mse.csv"
 
-    def runtimes_dir(self, function: str, feat: int = 0, samp: int = 0) -> str:
-        """Where the seed's runtime ``.txt`` files of a function go."""
-        return {
-            "processing": self.key("processed/runtimes/"),
-            "parampreds": f"{self.cell_dir(feat, samp)}runtimes/",
-            "predmses": f"{self.cell_dir(feat, samp)}runtimes/",
-            "minmse": self.key("models/optimized/runtimes/"),
-            "trainfull": f"{self.final_dir()}runtimes/",
-            "testfull": f"{self.final_dir()}runtimes/",
-        }[function]
+    def processed_runtimes_dir(self) -> str:
+        return self.key("processed/runtimes/")
+
+    def cell_runtimes_dir(self, feat: int, samp: int) -> str:
+        return f"{self.cell_dir(feat, samp)}runtimes/"
+
+    def optimized_runtimes_dir(self) -> str:
+        return f"{self.optimized_dir()}runtimes/"
+
+    def final_runtimes_dir(self) -> str:
+        return f"{self.final_dir()}runtimes/"
 
 
 @dataclass(frozen=True)
 class RunLayout:
-    """Where a run's raw input, stock spaces, receipts and reports live."""
+    """The default layout: one root, a run under ``runs/{run_id}/``."""
 
-    seed_mode: bool
-    root: Storage | None = None  # default mode
     run_id: str = "default"
+    seed_mode = False
 
     def run_prefix(self) -> str:
         return f"runs/{safe_part(self.run_id, 'run id')}/"
 
-    def receipts_prefix(self) -> str:
-        return "receipts/" if self.seed_mode else self.run_prefix() + "receipts/"
+    def stock_prefix(self, stock: str) -> str:
+        return f"{self.run_prefix()}stocks/{safe_stock(stock)}/"
+
+    def receipts_prefix(self, function: str | None = None) -> str:
+        """The run's receipts, or one function's."""
+        base = self.run_prefix() + "receipts/"
+        return base + f"{safe_part(function, 'function')}/" if function else base
 
     def receipt_key(self, function: str, stock: str | None, unit: str) -> str:
-        """Key of one invocation's receipt, relative to the receipt store."""
-        safe_part(function, "function")
-        safe_part(unit, "invocation unit")
-        if self.seed_mode:
-            return f"receipts/{function}/{unit}.json"
-        owner = safe_stock(stock) if stock else "_run"
-        return f"{self.receipts_prefix()}{function}/{owner}/{unit}.json"
-
-    def timing_prefix(self) -> str:
-        return "timingmetrics/" if self.seed_mode else self.run_prefix() + "timingmetrics/"
-
-    def stock_prefix(self, stock: str) -> str:
-        return "" if self.seed_mode else f"{self.run_prefix()}stocks/{safe_stock(stock)}/"
+        """One invocation's receipt; run-level invocations (no stock) share one folder."""
+        owner = safe_stock(stock) if stock else RUN_LEVEL_OWNER
+        return f"{self.receipts_prefix(function)}{owner}/{safe_part(unit, 'invocation unit')}.json"
 
     def config_key(self) -> str:
         return self.run_prefix() + "config.json"
 
+    def summary_key(self) -> str:
+        return self.run_prefix() + "summary.json"
 
-def invocation_unit(
-    function: str, feat: int | None = None, samp: int | None = None, pred_num: int | None = None
-) -> str:
-    """The per-stock name of one invocation (used in receipt keys and task names)."""
-    if function == "parampreds":
-        return f"{cell_name(feat or 0, samp or 0)}_g{int(pred_num or 0)}"
-    if function == "trainfull":
-        return f"g{int(pred_num or 0)}"
-    if function == "predmses":
-        return cell_name(feat, samp) if feat is not None and samp is not None else "all"
-    return function
+    def timing_prefix(self) -> str:
+        return self.run_prefix() + TIMING_FOLDER
+
+    def timing_table_key(self, name: str) -> str:
+        return self.timing_prefix() + timing_table_file(name)
+
+    def report_key(self, file_name: str) -> str:
+        """A file of the run's timing report (``report.json``, ``cost.csv``, plots)."""
+        return self.timing_prefix() + safe_part(file_name, "report file")
+
+
+@dataclass(frozen=True)
+class SeedLayout:
+    """The original's layout: keys relative to a stock's bucket or the main bucket."""
+
+    run_id = None
+    seed_mode = True
+
+    def stock_prefix(self, stock: str) -> str:
+        safe_stock(stock)
+        return ""
+
+    def receipts_prefix(self, function: str | None = None) -> str:
+        """Receipts in a bucket, or one function's."""
+        return f"receipts/{safe_part(function, 'function')}/" if function else "receipts/"
+
+    def receipt_key(self, function: str, stock: str | None, unit: str) -> str:
+        """In the stock's bucket (run-level ones: in the main bucket)."""
+        return f"{self.receipts_prefix(function)}{safe_part(unit, 'invocation unit')}.json"
+
+    def timing_prefix(self) -> str:
+        return TIMING_FOLDER
+
+    def timing_table_key(self, name: str) -> str:
+        return self.timing_prefix() + timing_table_file(name)
+
+
+Layout = RunLayout | SeedLayout

@@ -14,7 +14,7 @@ from lambda_functions.worker import WorkContext, run_worker
 
 def pick_best_cell(ctx: WorkContext) -> dict[str, Any]:
     """Write ``best_params.csv``; ties go to the smallest feat, then the smallest samp."""
-    event: MinmseEvent = ctx.event  # type: ignore[assignment]
+    event: MinmseEvent = ctx.event
     space = ctx.space
     assert space is not None
     rows = []
@@ -29,10 +29,9 @@ def pick_best_cell(ctx: WorkContext) -> dict[str, Any]:
     best = table.sort_values(["mse", "feat", "samp"], kind="stable").iloc[[0]]
     best = best.astype({"feat": int, "samp": int})
     ctx.store.put_text(space.best_params(), best.to_csv(index=False))
-    ctx.runtime_dirs = [space.runtimes_dir("minmse")]
     row = best.iloc[0]
     return {"feat": int(row["feat"]), "samp": int(row["samp"]), "mse": float(row["mse"])}
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("minmse", MinmseEvent, pick_best_cell, event, context)
+    return run_worker("minmse", pick_best_cell, event, context)

@@ -12,7 +12,7 @@ from lambda_functions.worker import WorkContext, run_worker
 
 def train_cell_grove(ctx: WorkContext) -> dict[str, Any]:
     """Fit grove ``pred_num`` of cell (feat, samp) on training, predict validation."""
-    event: ParampredsEvent = ctx.event  # type: ignore[assignment]
+    event: ParampredsEvent = ctx.event
     assert ctx.space is not None
     train = read_table(ctx.store, ctx.space.processed("training"))
     valid = read_table(ctx.store, ctx.space.processed("validation"))
@@ -29,10 +29,8 @@ def train_cell_grove(ctx: WorkContext) -> dict[str, Any]:
     )
     preds = predict_levels(model, valid, target=event.target, indicators=event.indicator_columns)
     write_table(ctx.store, ctx.space.cell_preds(event.feat, event.samp, event.pred_num), preds)
-    ctx.runtime_dirs = [ctx.space.runtimes_dir("parampreds", event.feat, event.samp)]
-    ctx.runtime_suffix = f"_{event.pred_num}"
     return {"random_state": seed, "train_rows": len(train), "valid_rows": len(valid)}
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("parampreds", ParampredsEvent, train_cell_grove, event, context)
+    return run_worker("parampreds", train_cell_grove, event, context)

@@ -17,7 +17,7 @@ from lambda_functions.worker import WorkContext, run_worker
 
 def score_cells(ctx: WorkContext) -> dict[str, Any]:
     """Write ``mse.csv`` (feat, samp, mse) for each requested cell."""
-    event: PredmsesEvent = ctx.event  # type: ignore[assignment]
+    event: PredmsesEvent = ctx.event
     space = ctx.space
     assert space is not None
     valid = read_table(ctx.store, space.processed("validation"))
@@ -40,10 +40,9 @@ def score_cells(ctx: WorkContext) -> dict[str, Any]:
             {"feat": [feat], "samp": [samp], "mse": [scores[cell_name(feat, samp)]]}
         )
         ctx.store.put_text(space.cell_mse(feat, samp), table.to_csv(index=False))
-    ctx.runtime_dirs = [space.runtimes_dir("predmses", f, s) for f, s in event.cells]
     persistence = mse(actual, valid[PRICE].to_numpy())
     return {"mse": scores, "persistence_mse": persistence}
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("predmses", PredmsesEvent, score_cells, event, context)
+    return run_worker("predmses", score_cells, event, context)

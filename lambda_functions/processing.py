@@ -8,28 +8,31 @@ from typing import Any
 from lambda_functions.errors import InputDataError, ObjectNotFoundError
 from lambda_functions.events import ProcessingEvent
 from lambda_functions.features import build_features, read_raw, split_frame
-from lambda_functions.layout import SPLITS, RunLayout, StockSpace, raw_key
+from lambda_functions.layout import SPLITS, RunLayout, SeedLayout, StockSpace, raw_key
+from lambda_functions.stages import Stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
 from lambda_functions.tables import write_table
 from lambda_functions.worker import WorkContext, run_worker
 
 
-def resolve(function: str, event: ProcessingEvent) -> WorkContext:
+def resolve(stage: Stage, event: ProcessingEvent) -> WorkContext:
+    """Raw input from the main bucket (seed) or the root; outputs to the stock's space."""
     stock = event.stock_name
+    layout: RunLayout | SeedLayout
     if event.seed_mode:
         raw = MeteredStorage(bucket_storage(event.inbucket or ""))
         store = MeteredStorage(bucket_storage(event.outbucket or ""))
-        layout = RunLayout(seed_mode=True)
+        layout = SeedLayout()
     else:
         store = raw = MeteredStorage(open_storage(event.store or ""))
-        layout = RunLayout(seed_mode=False, root=store.inner, run_id=event.run_id)
-    space = StockSpace(store, stock, event.fmt, prefix=layout.stock_prefix(stock))
-    return WorkContext(function, event, layout, store, space=space, raw_store=raw)
+        layout = RunLayout(event.run_id)
+    space = StockSpace(stock, event.fmt, prefix=layout.stock_prefix(stock))
+    return WorkContext(stage, event, layout, store, space=space, raw_store=raw)
 
 
 def process_stock(ctx: WorkContext) -> dict[str, Any]:
     """Read the raw file, build lags and target, split, write the three tables."""
-    event: ProcessingEvent = ctx.event  # type: ignore[assignment]
+    event: ProcessingEvent = ctx.event
     assert ctx.space is not None and ctx.raw_store is not None
     key = f"raw/{event.file}" if event.file else raw_key(event.stock_name)
     info = ctx.raw_store.head(key)
@@ -47,7 +50,6 @@ def process_stock(ctx: WorkContext) -> dict[str, Any]:
     parts = split_frame(frame, event.split)
     for split in SPLITS:
         write_table(ctx.store, ctx.space.processed(split), parts[split])
-    ctx.runtime_dirs = [ctx.space.runtimes_dir("processing")]
     dates = {s: (str(p.index.min()), str(p.index.max())) for s, p in parts.items()}
     return {
         "raw_key": key,
@@ -59,4 +61,4 @@ def process_stock(ctx: WorkContext) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("processing", ProcessingEvent, process_stock, event, context, resolve=resolve)
+    return run_worker("processing", process_stock, event, context, resolve=resolve)

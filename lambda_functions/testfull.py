@@ -16,7 +16,7 @@ from lambda_functions.worker import WorkContext, run_worker
 
 def score_final(ctx: WorkContext) -> dict[str, Any]:
     """Write ``models/optimized/models/mse.csv``: test MSE, persistence MSE and their ratio."""
-    event: TestfullEvent = ctx.event  # type: ignore[assignment]
+    event: TestfullEvent = ctx.event
     space = ctx.space
     assert space is not None
     test = read_table(ctx.store, space.processed("testing"))
@@ -44,9 +44,8 @@ def score_final(ctx: WorkContext) -> dict[str, Any]:
         }
     )
     ctx.store.put_text(space.final_mse(), table.to_csv(index=False))
-    ctx.runtime_dirs = [space.runtimes_dir("testfull")]
     return {"mse": model_mse, "persistence_mse": baseline, "ratio": ratio}
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("testfull", TestfullEvent, score_final, event, context)
+    return run_worker("testfull", score_final, event, context)

@@ -23,7 +23,7 @@ MODEL_CODECS: dict[str, Any] = {"lz4": ("lz4", 1), "zlib": ("zlib", 3), "none": 
 
 def best_params(ctx: WorkContext) -> tuple[int, int]:
     """The event's feat/samp, else the ones minmse wrote to ``best_params.csv``."""
-    event: TrainfullEvent = ctx.event  # type: ignore[assignment]
+    event: TrainfullEvent = ctx.event
     if event.feat is not None and event.samp is not None:
         return event.feat, event.samp
     assert ctx.space is not None
@@ -36,7 +36,7 @@ def best_params(ctx: WorkContext) -> tuple[int, int]:
 
 def train_final_grove(ctx: WorkContext) -> dict[str, Any]:
     """Fit final grove ``pred_num`` on training + validation; save it and its test predictions."""
-    event: TrainfullEvent = ctx.event  # type: ignore[assignment]
+    event: TrainfullEvent = ctx.event
     space = ctx.space
     assert space is not None
     feat, samp = best_params(ctx)
@@ -65,8 +65,6 @@ def train_final_grove(ctx: WorkContext) -> dict[str, Any]:
     write_table(ctx.store, space.final_preds(event.pred_num), preds)
     digest = hashlib.sha256(blob).hexdigest()
     ctx.outputs[model_key] = digest
-    ctx.runtime_dirs = [space.runtimes_dir("trainfull")]
-    ctx.runtime_suffix = f"_{event.pred_num}"
     return {
         "feat": feat,
         "samp": samp,
@@ -79,4 +77,4 @@ def train_final_grove(ctx: WorkContext) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return run_worker("trainfull", TrainfullEvent, train_final_grove, event, context)
+    return run_worker("trainfull", train_final_grove, event, context)

@@ -1,6 +1,7 @@
 """What every handler shares: resolve the event's stores, time the work, write the receipt.
 
-A handler validates its event, then calls `run_worker` with a plain work function. The
+A handler calls `run_worker` with its stage's name and a plain work function. The event is
+validated into the stage's model (`lambda_functions.stages`) before anything is read. The
 receipt is written last, so a receipt's presence means the outputs are complete. A failing
 work function leaves an error receipt, then the exception propagates (Lambda reports it).
 """
@@ -18,17 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from lambda_functions.events import BaseEvent, parse_event
-from lambda_functions.layout import RunLayout, StockSpace, invocation_unit
+from lambda_functions.layout import Layout, RunLayout, SeedLayout, StockSpace
+from lambda_functions.receipts import Receipt
+from lambda_functions.stages import Stage, stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
 
 _COLD = True
-RUN_LEVEL_FUNCTIONS = ("timingmetrics", "clearbuckets")
 
 
 def _code_version() -> str:
+    """A hash of every Python file of the worker package, subpackages included."""
+    root = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -41,14 +45,12 @@ CODE_VERSION = _code_version()
 class WorkContext:
     """What a work function gets: its event, its stores and where its outputs go."""
 
-    function: str
-    event: BaseEvent
-    layout: RunLayout
+    stage: Stage
+    event: Any  # the stage's event model
+    layout: Layout
     store: MeteredStorage  # the stock's space (seed: its bucket) or the run's root
     space: StockSpace | None = None
     raw_store: MeteredStorage | None = None
-    runtime_dirs: list[str] = field(default_factory=list)  # seed mode: runtimes/*.txt
-    runtime_suffix: str = ""
     extra_read_s: float = 0.0
     extra_bytes_read: int = 0
     outputs: dict[str, str] = field(default_factory=dict)  # key -> sha256 (models)
@@ -60,111 +62,108 @@ class WorkContext:
         return stores
 
 
-def stock_context(function: str, event: Any, *, stock: str) -> WorkContext:
+Resolver = Callable[[Stage, Any], WorkContext]
+
+
+def stock_context(stage: Stage, event: Any) -> WorkContext:
     """Resolve a stock-level event into its stores and key layout."""
+    layout: Layout
     if event.seed_mode:
         store = MeteredStorage(bucket_storage(event.bucket))
-        layout = RunLayout(seed_mode=True)
+        layout = SeedLayout()
     else:
         store = MeteredStorage(open_storage(event.store))
-        layout = RunLayout(seed_mode=False, root=store.inner, run_id=event.run_id)
-    space = StockSpace(store, stock, event.fmt, prefix=layout.stock_prefix(stock))
-    return WorkContext(function, event, layout, store, space=space)
+        layout = RunLayout(event.run_id)
+    stock = event.stock_name
+    space = StockSpace(stock, event.fmt, prefix=layout.stock_prefix(stock))
+    return WorkContext(stage, event, layout, store, space=space)
 
 
 def run_worker(
-    function: str,
-    model: type[BaseEvent],
+    name: str,
     work: Callable[[WorkContext], dict[str, Any]],
     raw_event: Any,
     context: Any = None,
     *,
-    resolve: Callable[[str, Any], WorkContext] | None = None,
+    resolve: Resolver = stock_context,
 ) -> dict[str, Any]:
     """Validate, resolve, run ``work`` and write the invocation's receipt.
 
     Returns:
-        The receipt (also written to the store).
+        The receipt as a JSON-able dict (also written to the store).
     """
     global _COLD
-    event = parse_event(model, raw_event)  # nothing is read or written before this passes
+    spec = stage(name)
+    event: BaseEvent = parse_event(spec.event_model, raw_event)  # before any I/O
     cold, _COLD = _COLD, False
     _reset_peak_rss()
     start = time.time()
     clock = time.perf_counter()
-    if resolve is not None:
-        ctx = resolve(function, event)
-    else:
-        ctx = stock_context(function, event, stock=event.stock)  # type: ignore[attr-defined]
-    unit = invocation_unit(
-        function,
-        getattr(event, "feat", None),
-        getattr(event, "samp", None),
-        getattr(event, "pred_num", None),
-    )
-    stock = getattr(event, "stock", None) or getattr(event, "stock_name", None)
-    receipt: dict[str, Any] = {
-        "function": function,
-        "unit": unit,
-        "stock": stock,
-        "run_id": None if ctx.layout.seed_mode else event.run_id,
-        "event": event.model_dump(mode="json", exclude_none=True),
-        "fingerprint": event.fingerprint(),
-        "code_version": CODE_VERSION,
-        "attempt": event.attempt,
-        "request_id": getattr(context, "aws_request_id", None) or str(uuid.uuid4()),
-        "cold_start": cold,
-        "memory_limit_mb": _memory_limit(context),
-        "start": start,
-    }
-    status, error, error_type, result = "ok", None, None, {}
+    ctx = resolve(spec, event)
+    status, error, error_type, trace, result = "ok", None, None, None, {}
+    raise_after: Exception | None = None
     try:
         result = work(ctx)
     except Exception as exc:
         status, error, error_type = "error", str(exc) or type(exc).__name__, type(exc).__name__
-        receipt["traceback"] = traceback.format_exc(limit=8)[-4000:]
-        raise_after: Exception | None = exc
-    else:
-        raise_after = None
+        trace = traceback.format_exc(limit=8)[-4000:]
+        raise_after = exc
     elapsed = time.perf_counter() - clock
     read_s = sum(s.read_s for s in ctx.metered()) + ctx.extra_read_s
     write_s = sum(s.write_s for s in ctx.metered())
-    first_write = start + (elapsed - write_s)  # approximate for error receipts
-    if status == "ok" and ctx.layout.seed_mode:
-        _write_seed_runtimes(ctx, elapsed - read_s - write_s, read_s, first_write)
-    receipt.update(
+    compute_s = max(elapsed - read_s - write_s, 0.0)
+    if status == "ok" and ctx.layout.seed_mode and spec.seed_runtimes and ctx.space:
+        first_write = start + (elapsed - write_s)
+        _write_seed_runtimes(ctx, compute_s, read_s, first_write)
+    stock = event.stock_name
+    unit = spec.unit_of(event)
+    receipt = Receipt(
+        function=spec.name,
+        unit=unit,
+        stock=stock,
+        run_id=ctx.layout.run_id,
+        event=event.model_dump(mode="json", exclude_none=True),
+        fingerprint=event.fingerprint(),
+        code_version=CODE_VERSION,
+        attempt=event.attempt,
+        request_id=getattr(context, "aws_request_id", None) or str(uuid.uuid4()),
+        cold_start=cold,
+        memory_limit_mb=_memory_limit(context),
+        start=start,
         end=time.time(),
         read_ms=round(read_s * 1000, 3),
         write_ms=round(write_s * 1000, 3),
-        compute_ms=round(max(elapsed - read_s - write_s, 0.0) * 1000, 3),
+        compute_ms=round(compute_s * 1000, 3),
         bytes_read=sum(s.bytes_read for s in ctx.metered()) + ctx.extra_bytes_read,
         bytes_written=sum(s.bytes_written for s in ctx.metered()),
         peak_rss_mb=_peak_rss_mb(),
         status=status,
         error=error,
         error_type=error_type,
+        traceback=trace,
         outputs=ctx.outputs,
         result=result,
     )
-    run_level = function in RUN_LEVEL_FUNCTIONS
-    owner = None if run_level or ctx.layout.seed_mode else stock
-    receipt_key = ctx.layout.receipt_key(function, owner, function if run_level else unit)
+    owner = stock if spec.scope == "stock" else None
+    key = ctx.layout.receipt_key(spec.name, owner, unit)
     try:
-        ctx.store.inner.put_json(receipt_key, receipt)
+        ctx.store.inner.put_bytes(key, receipt.to_json())
     except Exception:
         if raise_after is None:
             raise
     if raise_after is not None:
         raise raise_after
-    return receipt
+    return receipt.model_dump(mode="json")
 
 
 def _write_seed_runtimes(ctx: WorkContext, compute_s: float, read_s: float, start_w: float) -> None:
-    for directory in ctx.runtime_dirs:
-        sfx = ctx.runtime_suffix
-        ctx.store.inner.put_text(f"{directory}compute{sfx}.txt", f"{compute_s}")
-        ctx.store.inner.put_text(f"{directory}reads3{sfx}.txt", f"{read_s}")
-        ctx.store.inner.put_text(f"{directory}startwrites3{sfx}.txt", f"{start_w}")
+    """The original's runtime files of this invocation (seed layout only)."""
+    assert ctx.stage.seed_runtimes is not None and ctx.space is not None
+    folders, sfx = ctx.stage.seed_runtimes(ctx.space, ctx.event)
+    for folder in folders:
+        ctx.store.inner.put_text(f"{folder}compute{sfx}.txt", f"{compute_s}")
+        ctx.store.inner.put_text(f"{folder}reads3{sfx}.txt", f"{read_s}")
+        ctx.store.inner.put_text(f"{folder}startwrites3{sfx}.txt", f"{start_w}")
 
 
 def _memory_limit(context: Any) -> int | None:

@@ -3,7 +3,7 @@
 * ``local``: the `lambda_functions` handlers in a pool of local processes, one per core,
   each fit single-threaded (``GROVES_N_JOBS=1``) so cores are not oversubscribed.
 * ``lambda``: boto3 ``invoke`` with ``InvocationType=Event`` against AWS Lambda (or any
-  endpoint speaking its API, e.g. `tasks.lambda_endpoint`). Throttling (429) is retried
+  endpoint speaking its API, e.g. `groves.lambda_endpoint`). Throttling (429) is retried
   by botocore's ``standard`` retry mode with backoff.
 
 Either way the outcome is observed through the receipt the worker writes, never through
@@ -19,8 +19,8 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from lambda_functions import FUNCTIONS
 from lambda_functions.errors import GrovesError
+from lambda_functions.stages import FUNCTIONS
 
 
 class Executor(Protocol):

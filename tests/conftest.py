@@ -69,7 +69,7 @@ def fake_aws_env() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Demo raw files for `STOCKS`: ``{dir}/{STOCK}_minute_data_with_indicators.csv``."""
-    from flows.demo_data import generate_dataset
+    from groves.demo_data import generate_dataset
 
     directory = tmp_path_factory.mktemp("raw")
     generate_dataset(directory, list(STOCKS), trading_days=TRADING_DAYS, seed=0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_functions import FUNCTIONS
+from lambda_functions.stages import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deployments" / "template.yaml"

@@ -149,7 +149,7 @@ def test_deploy_and_run_from_prefect_yaml(server: Server, tmp_path: Path) -> Non
     """work-pool create, deploy, worker start, deployment run: Completed, with artifacts."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
-    from flows.demo_data import generate_dataset
+    from groves.demo_data import generate_dataset
 
     store = tmp_path / "store"
     generate_dataset(store / "raw", [STOCK], trading_days=4, seed=0)
@@ -242,7 +242,7 @@ def test_aws_blocks_keep_keys_secret(server: Server) -> None:
         "AWS_REGION": "eu-west-1",
     }
     env.pop("AWS_PROFILE", None)
-    groves = [sys.executable, "-c", "from flows.cli import main; main()"]
+    groves = [sys.executable, "-c", "from groves.cli import main; main()"]
     cmd = [*groves, "aws", "blocks", "--bucket", "groves-test-bucket"]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
@@ -269,7 +269,7 @@ def test_progress_artifacts_are_throttled_and_end_final(prefect_api: str) -> Non
     from prefect import flow
     from prefect.client.orchestration import SyncPrefectClient, get_client
 
-    from flows.ui import StageProgressArtifacts
+    from tasks.progress import StageProgressArtifacts
 
     updates: list[tuple[Any, float, str, float]] = []
     real_update = SyncPrefectClient.update_artifact
@@ -301,8 +301,11 @@ def test_progress_artifacts_are_throttled_and_end_final(prefect_api: str) -> Non
     gaps = [b[3] - a[3] for a, b in itertools.pairwise(mine[:-1])]
     assert all(gap >= interval * 0.9 for gap in gaps), gaps
     assert mine[-1][1:3] == (100.0, "parampreds: 500 of 500 invocations, done")
-    with get_client(sync_client=True) as client:
-        stored = {a.id: a for a in client.read_artifacts()}
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+    mine_only = ArtifactFilter(id=ArtifactFilterId(any_=list(ids.values())))
+    with get_client(sync_client=True) as client:  # only these: other tests made artifacts too
+        stored = {a.id: a for a in client.read_artifacts(artifact_filter=mine_only)}
     processing, parampreds = stored[ids["processing"]], stored[ids["parampreds"]]
     assert processing.key == "run-1-progress-processing"
     assert (processing.data, processing.description) == (

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from flows.config import RunConfig
+from groves.config import RunConfig
 from lambda_functions.events import Grid
 
 SMALL = {

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from flows.pipeline import forecast_pipeline
+from groves.lambda_endpoint import Faults, LocalLambdaEndpoint
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import open_storage
-from tasks.lambda_endpoint import Faults, LocalLambdaEndpoint
 from tests.flows.conftest import endpoint_env, small_config
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flows.pipeline import STAGES, forecast_pipeline
+from flows.pipeline import forecast_pipeline
 from lambda_functions.errors import GrovesError
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
 from lambda_functions.tables import read_table
 from tests.flows.conftest import small_config
@@ -69,7 +70,7 @@ def test_full_pipeline_then_resume(local_store: str) -> None:
     for name in ("actual", "fullparallel", "sequential", "instancecompute", "instanceio"):
         text = store.get_text(f"runs/e2e/timingmetrics/{name}timingmetrics.csv")
         assert text.splitlines()[0] == ",Invocation,Computation,I/O"
-        assert [line.split(",")[0] for line in text.splitlines()[1:]] == [*STAGES, "total"]
+        assert [line.split(",")[0] for line in text.splitlines()[1:]] == [*GRID.names, "total"]
     saved = json.loads(store.get_text("runs/e2e/summary.json"))
     assert saved["stocks"] == json.loads(json.dumps(summary["stocks"]))
 
@@ -141,5 +142,5 @@ def test_complete_stages_become_prefect_cache_hits(local_store: str) -> None:
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
         )
     states = {run.name: run.state.name for run in runs if run.name.endswith("-TCS")}
-    assert set(states) == {f"{stage}-TCS" for stage in STAGES}
+    assert set(states) == {f"{stage}-TCS" for stage in GRID.names}
     assert set(states.values()) == {"Cached"}

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from flows import planner
-from flows.cli import app
 from flows.pipeline import forecast_pipeline
+from groves import planner
+from groves.cli import app
+from groves.lambda_endpoint import LocalLambdaEndpoint
 from lambda_functions.storage import open_storage
-from tasks.lambda_endpoint import LocalLambdaEndpoint
 from tests.flows.conftest import endpoint_env, small_config
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tasks import lambda_endpoint
-from tasks.lambda_endpoint import Faults, LocalLambdaEndpoint
+from groves import lambda_endpoint
+from groves.lambda_endpoint import Faults, LocalLambdaEndpoint
 
 FIXTURES = str(Path(__file__).resolve().parents[1] / "fixtures")
 if FIXTURES not in sys.path:

@@ -35,8 +35,8 @@ from lambda_functions import (
     trainfull,
 )
 from lambda_functions.features import LAGS
+from lambda_functions.stages import GRID
 from lambda_functions.storage import BUCKET_ROOT_ENV, Storage, bucket_storage
-from lambda_functions.timing import STAGES
 
 STOCKS = ("RELIANCE", "TCS")
 # moto answers each request in several ms and a stock's run makes ~1,200 of them, so S3
@@ -306,19 +306,19 @@ def test_timingmetrics_tables_in_the_main_bucket(seed_run: SeedRun) -> None:
     assert len(seed_run.receipts["parampreds"]) == len(seed_run.stocks) * 9 * GRID_GROVES
     for name in TIMING:
         table = pd.read_csv(io.BytesIO(main[f"timingmetrics/{name}timingmetrics.csv"]), index_col=0)
-        assert list(table.index) == [*STAGES, "total"]
+        assert list(table.index) == [*GRID.names, "total"]
         assert list(table.columns) == ["Invocation", "Computation", "I/O"]
         assert (table.to_numpy() >= 0).all()
     sequential = pd.read_csv(
         io.BytesIO(main["timingmetrics/sequentialtimingmetrics.csv"]), index_col=0
     )
     # Receipts of every stock bucket are combined.
-    for stage in STAGES:
+    for stage in GRID.names:
         assert sequential.loc[stage, "Computation"] == pytest.approx(
             sum(r["compute_ms"] for r in seed_run.receipts[stage]), rel=1e-9
         )
     assert seed_run.receipts["timingmetrics"][0]["result"]["receipts"] == sum(
-        len(seed_run.receipts[s]) for s in STAGES
+        len(seed_run.receipts[s]) for s in GRID.names
     )
 
 

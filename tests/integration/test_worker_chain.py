@@ -37,9 +37,9 @@ from lambda_functions import (
 from lambda_functions.errors import MissingOutputError
 from lambda_functions.features import LAGS, PRICE, TARGET
 from lambda_functions.modeling import predict_levels
+from lambda_functions.stages import GRID as GRID_PIPELINE
 from lambda_functions.storage import LocalStorage, S3Storage, Storage, open_storage
 from lambda_functions.tables import read_table
-from lambda_functions.timing import STAGES
 
 STOCK = "RELIANCE"
 RUN = "main"
@@ -562,7 +562,7 @@ def test_timingmetrics_writes_the_five_tables(chain: Chain) -> None:
     assert written == {f"runs/{RUN}/timingmetrics/{n}timingmetrics.csv" for n in TIMING_FILES}
     for name in TIMING_FILES:
         table = timing_table(chain, name)
-        assert list(table.index) == [*STAGES, "total"]
+        assert list(table.index) == [*GRID_PIPELINE.names, "total"]
         assert list(table.index) == [
             "processing",
             "parampreds",
@@ -585,7 +585,7 @@ def test_sequential_and_fullparallel_match_the_receipts(chain: Chain) -> None:
     ]
     sequential = timing_table(chain, "sequential")
     parallel = timing_table(chain, "fullparallel")
-    for stage in STAGES:
+    for stage in GRID_PIPELINE.names:
         rs = [r for r in receipts if r["function"] == stage]
         assert rs, stage
         assert sequential.loc[stage, "Computation"] == pytest.approx(
@@ -599,10 +599,10 @@ def test_sequential_and_fullparallel_match_the_receipts(chain: Chain) -> None:
         )
     assert len([r for r in receipts if r["function"] == "parampreds"]) == len(CELLS) * 2
     assert sequential.loc["total"].to_numpy() == pytest.approx(
-        sequential.loc[list(STAGES)].sum().to_numpy(), rel=1e-9
+        sequential.loc[list(GRID_PIPELINE.names)].sum().to_numpy(), rel=1e-9
     )
     actual = timing_table(chain, "actual")
-    for stage in STAGES:
+    for stage in GRID_PIPELINE.names:
         rs = [r for r in receipts if r["function"] == stage]
         makespan_ms = (max(r["end"] for r in rs) - min(r["start"] for r in rs)) * 1000
         assert actual.loc[stage].sum() == pytest.approx(makespan_ms, rel=1e-6, abs=1e-3)

@@ -24,10 +24,10 @@ from typing import Any
 import boto3
 import pytest
 
-from flows.config import RunConfig
+from groves.config import RunConfig
+from groves.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
 from lambda_functions.events import Grid
 from lambda_functions.storage import open_storage
-from tasks.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
 from tests.reliability.s3proxy import S3FaultProxy
 
 FAKE_KEY_ID = "AKIAGROVESLEAKCHECK7"
@@ -268,12 +268,16 @@ def lam(
 
 def chain_events(url: str, run_id: str) -> list[tuple[str, dict[str, Any]]]:
     """The small run's events, stage by stage, exactly as the flow would send them."""
-    from flows.pipeline import STAGES, input_identity, stage_events
+    from groves.inputs import input_identity
+    from lambda_functions.stages import GRID
+    from tasks.invocations import stage_events
 
     config = small(store=url, run_id=run_id, executor="local")
     input_id = input_identity(open_storage(url), STOCK)
     return [
-        (stage, event) for stage in STAGES for event in stage_events(stage, STOCK, config, input_id)
+        (stage, event)
+        for stage in GRID.names
+        for event in stage_events(stage, STOCK, config, input_id)
     ]
 
 

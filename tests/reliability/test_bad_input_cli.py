@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows import pipeline
-from flows.cli import app
+from groves.cli import app
 from lambda_functions.storage import open_storage
 from tests.reliability.conftest import BUCKET, Lambda, delta
 

@@ -16,10 +16,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from flows.pipeline import STAGES, forecast_pipeline
+from flows.pipeline import forecast_pipeline
+from groves.lambda_endpoint import Faults
 from lambda_functions.errors import GrovesError
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
-from tasks.lambda_endpoint import Faults
 from tests.reliability.conftest import (
     PER_STAGE,
     STOCK,
@@ -136,7 +137,7 @@ def test_lost_events_time_out_and_are_sent_again(lam: Lambda) -> None:
     changes = delta(before, lam.counters())
     assert changes["predmses"]["dropped"] == 1
     assert changes["timingmetrics"]["dropped"] == 1
-    for stage in STAGES:
+    for stage in GRID.names:
         assert changes[stage]["executed"] == PER_STAGE[stage]
     assert changes["timingmetrics"]["executed"] == 1
     assert_same_as_reference(lam, summary, "dropped")
@@ -153,7 +154,7 @@ def test_duplicate_delivery_and_transient_s3_errors(lam: Lambda) -> None:
     summary = forecast_pipeline(small(run_id="twice"))
     lam.endpoint.wait_idle(60)  # the second copies may still be writing
     changes = delta(before, lam.counters())
-    for stage in STAGES:
+    for stage in GRID.names:
         assert changes[stage]["executed"] == 2 * PER_STAGE[stage]
     puts: dict[str, set[str | None]] = {}
     for entry in lam.proxy.entries("PutObject", "runs/twice/stocks/"):

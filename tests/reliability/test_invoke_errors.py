@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 
 from lambda_functions.errors import WorkerFailedError
 from lambda_functions.storage import open_storage
-from tasks.invocations import AwaitOptions, plan, run_invocations
+from tasks.awaiting import AwaitOptions, run_invocations
+from tasks.invocations import plan
+from tests.receipts import make_receipt
 
 
 class FakeExecutor:
@@ -34,10 +36,19 @@ class FakeExecutor:
             )
         self.sent.append(function)
         inv = plan(function, event)
-        receipt = {"status": "ok", "fingerprint": inv.fingerprint, "attempt": event["attempt"]}
+        outcome: dict[str, Any] = {"status": "ok"}
         if how != "ok":
-            receipt.update(status="error", error_type=how, error="bad")
-        self.store.put_json(inv.receipt_key, receipt)
+            outcome = {"status": "error", "error_type": how, "error": "bad"}
+        receipt = make_receipt(
+            function=function,
+            unit=inv.unit,
+            stock=inv.stock,
+            event=event,
+            fingerprint=inv.fingerprint,
+            attempt=event["attempt"],
+            **outcome,
+        )
+        self.store.put_bytes(inv.receipt_key, receipt.to_json())
         return None
 
     def close(self) -> None:

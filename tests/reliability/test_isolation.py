@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from flows.pipeline import STAGES, forecast_pipeline
+from flows.pipeline import forecast_pipeline
 from lambda_functions.errors import GrovesError
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
 from tests.reliability.conftest import PER_STAGE, Lambda, delta, mses, small, stock_outputs
 
@@ -44,11 +45,11 @@ def test_same_run_id_twice_at_once_converges_to_the_clean_outputs(lam: Lambda) -
     assert stock_outputs(lam.url, "together") == lam.reference.outputs
     # Every receipt is whole and ok, one per invocation (none duplicated or torn).
     store = open_storage(lam.url)
-    for stage in STAGES:
+    for stage in GRID.names:
         keys = store.keys(f"runs/together/receipts/{stage}/")
         assert len(keys) == PER_STAGE[stage]
         assert {store.get_json(k)["status"] for k in keys} == {"ok"}
     # Each invocation ran once or twice (both runs may send it), never more.
     changes = delta(before, lam.counters())
-    for stage in STAGES:
+    for stage in GRID.names:
         assert PER_STAGE[stage] <= changes[stage]["executed"] <= 2 * PER_STAGE[stage]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline import STAGES
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def ok_receipts(url: str) -> dict[str, float]:
     """Receipt key -> start time, for every ok receipt of the run's stages."""
     store = open_storage(url)
     found = {}
-    for stage in STAGES:
+    for stage in GRID.names:
         for key in store.keys(f"runs/{RUN}/receipts/{stage}/"):
             try:
                 receipt = store.get_json(key)

@@ -152,7 +152,7 @@ def test_a_malformed_expected_digest_is_refused(trained: dict[str, Any]) -> None
 
 
 def test_clear_deletes_one_run_and_never_raw_input(local_store: str) -> None:
-    from flows.cli import app
+    from groves.cli import app
 
     store = open_storage(local_store)
     raw = {k: store.get_bytes(k) for k in store.keys("raw/")}

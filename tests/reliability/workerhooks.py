@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from lambda_functions import FUNCTIONS
+from lambda_functions.stages import FUNCTIONS
 
 
 def warm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

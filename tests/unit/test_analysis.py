@@ -11,8 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flows import analysis
+from groves.reporting import cost, plots, stats
+from groves.reporting import report as timing_report
+from lambda_functions.layout import RunLayout
+from lambda_functions.receipts import Receipt
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
+from tests.receipts import make_receipt
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T0 = 1_700_000_000.0
@@ -31,27 +36,26 @@ def receipt(
     status: str = "ok",
     event: dict[str, Any] | None = None,
     memory: int | None = None,
-) -> dict[str, Any]:
+) -> Receipt:
     """A receipt with times in seconds after `T0`."""
-    return {
-        "function": function,
-        "stock": "AAA",
-        "unit": function,
-        "status": status,
-        "event": {"invoked_at": T0 + invoked, **(event or {})},
-        "start": T0 + start,
-        "end": T0 + end,
-        "read_ms": read_ms,
-        "compute_ms": compute_ms,
-        "write_ms": write_ms,
-        "cold_start": cold,
-        "memory_limit_mb": memory,
-        "bytes_read": 10,
-        "bytes_written": 5,
-    }
+    return make_receipt(
+        function=function,
+        unit=function,
+        status=status,
+        event={"invoked_at": T0 + invoked, **(event or {})},
+        start=T0 + start,
+        end=T0 + end,
+        read_ms=read_ms,
+        compute_ms=compute_ms,
+        write_ms=write_ms,
+        cold_start=cold,
+        memory_limit_mb=memory,
+        bytes_read=10,
+        bytes_written=5,
+    )
 
 
-def hand_run() -> list[dict[str, Any]]:
+def hand_run() -> list[Receipt]:
     """Two processing invocations and three grid groves, plus noise that must not count."""
     return [
         # processing: invoked at 0 and 0.5; run [1, 5) and [2, 4.0004)
@@ -70,7 +74,7 @@ def hand_run() -> list[dict[str, Any]]:
 
 
 def test_stage_statistics_from_known_timestamps() -> None:
-    report = analysis.build_report(hand_run(), memory_mb=2048, workers=4)
+    report = timing_report.build_report(hand_run(), GRID.names, memory_mb=2048, workers=4)
     assert report["receipts"] == 5
     assert report["failed_receipts"] == 1
 
@@ -109,7 +113,7 @@ def test_stage_statistics_from_known_timestamps() -> None:
 
 
 def test_lambda_and_vm_cost_from_known_durations() -> None:
-    cost = analysis.build_report(hand_run(), memory_mb=2048)["cost"]
+    cost = timing_report.build_report(hand_run(), GRID.names, memory_mb=2048)["cost"]
     proc = cost["lambda"]["stages"]["processing"]
     # billed duration rounds up to the ms: 4000 ms and 2000.4 -> 2001 ms
     assert proc["billed_s"] == pytest.approx(6.001)
@@ -140,39 +144,40 @@ def test_lambda_and_vm_cost_from_known_durations() -> None:
 
 def test_memory_defaults_to_the_receipts_then_the_seeds() -> None:
     one = [receipt("minmse", 0.0, 0.0, 1.0, memory=1024)]
-    assert analysis.build_report(one)["cost"]["lambda"]["total"]["gb_s"] == pytest.approx(1.0)
+    gb_s = timing_report.build_report(one, GRID.names)["cost"]["lambda"]["total"]["gb_s"]
+    assert gb_s == pytest.approx(1.0)
     two = [receipt("minmse", 0.0, 0.0, 1.0)]
-    gb_s = analysis.build_report(two)["cost"]["lambda"]["total"]["gb_s"]
+    gb_s = timing_report.build_report(two, GRID.names)["cost"]["lambda"]["total"]["gb_s"]
     assert gb_s == pytest.approx(3008 / 1024)
 
 
 def test_vm_bills_whole_seconds_past_the_minimum() -> None:
-    assert analysis.vm_cost(4 * 100.2)["billed_s"] == 101
-    assert analysis.vm_cost(0.0)["total_usd"] == 0
+    assert cost.vm_cost(4 * 100.2)["billed_s"] == 101
+    assert cost.vm_cost(0.0)["total_usd"] == 0
 
 
 def test_s3_request_estimates_follow_the_events() -> None:
     grid = {"max_features": [5, 7, 9], "min_samples_split": [5, 15, 25]}
     cell = {"feat": 5, "samp": 5, "groves": 3}
-    assert analysis.s3_requests(receipt("predmses", 0, 0, 1, event=cell)) == (2, 8)
-    assert analysis.s3_requests(receipt("minmse", 0, 0, 1, event={"grid": grid})) == (2, 19)
-    assert analysis.s3_requests(receipt("testfull", 0, 0, 1, event={"groves": 30})) == (2, 62)
-    assert analysis.s3_requests(receipt("trainfull", 0, 0, 1)) == (3, 6)
+    assert cost.s3_requests(receipt("predmses", 0, 0, 1, event=cell)) == (2, 8)
+    assert cost.s3_requests(receipt("minmse", 0, 0, 1, event={"grid": grid})) == (2, 19)
+    assert cost.s3_requests(receipt("testfull", 0, 0, 1, event={"groves": 30})) == (2, 62)
+    assert cost.s3_requests(receipt("trainfull", 0, 0, 1)) == (3, 6)
     seed = receipt("parampreds", 0, 0, 1, event={"bucket": "aaa-ds5110s3bucket"})
-    assert analysis.s3_requests(seed) == (5, 3)  # plus three runtime .txt files
+    assert cost.s3_requests(seed) == (5, 3)  # plus three runtime .txt files
 
 
 def test_peak_concurrency_uses_half_open_intervals() -> None:
-    assert analysis.peak_concurrency([(0, 1), (1, 2), (2, 3)]) == 1
-    assert analysis.peak_concurrency([(0, 2), (1, 3), (1.5, 1.6)]) == 3
-    assert analysis.concurrency_steps([(0, 2), (1, 3)]) == [(0, 1), (1, 2), (2, 1), (3, 0)]
+    assert stats.peak_concurrency([(0, 1), (1, 2), (2, 3)]) == 1
+    assert stats.peak_concurrency([(0, 2), (1, 3), (1.5, 1.6)]) == 3
+    assert stats.concurrency_steps([(0, 2), (1, 3)]) == [(0, 1), (1, 2), (2, 1), (3, 0)]
 
 
 def test_tables_and_csv() -> None:
-    report = analysis.build_report(hand_run(), memory_mb=2048, workers=4)
-    stages = [row["stage"] for row in analysis.stage_rows(report)]
+    report = timing_report.build_report(hand_run(), GRID.names, memory_mb=2048, workers=4)
+    stages = [row["stage"] for row in timing_report.stage_rows(report)]
     assert stages == ["processing", "parampreds", "total"]
-    rows = list(csv.reader(io.StringIO(analysis.cost_csv(report))))
+    rows = list(csv.reader(io.StringIO(timing_report.cost_csv(report))))
     assert rows[0][:3] == ["item", "invocations", "billed s"]
     assert [r[0] for r in rows[1:]] == [
         "processing",
@@ -182,7 +187,7 @@ def test_tables_and_csv() -> None:
     ]
     assert rows[0][-1] == "prices"
     assert {r[-1] for r in rows[1:]} == {"AWS us-east-1, as of 2024 price list"}
-    quartiles = analysis.distribution_rows(report)
+    quartiles = timing_report.distribution_rows(report)
     assert {(r["stage"], r["time"]) for r in quartiles} == {
         ("processing", "compute"),
         ("parampreds", "compute"),
@@ -194,15 +199,15 @@ def test_tables_and_csv() -> None:
 
 
 def test_plots_have_one_series_per_stage() -> None:
-    report = analysis.build_report(hand_run())
-    dist = analysis.plot_distributions(report)
+    report = timing_report.build_report(hand_run(), GRID.names)
+    dist = plots.plot_distributions(report)
     assert len(dist.axes) == 2
     for ax in dist.axes:
         boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
         assert len(boxes) == 2  # processing and parampreds
         assert [t.get_text() for t in ax.get_xticklabels()] == ["processing", "parampreds"]
 
-    timeline = analysis.plot_timeline(report)
+    timeline = plots.plot_timeline(report)
     ax, twin = timeline.axes
     labels = [c.get_label() for c in ax.collections]
     assert labels == ["waiting (invoked to start)", "processing", "parampreds"]
@@ -218,8 +223,8 @@ def test_plots_have_one_series_per_stage() -> None:
 
 def test_write_report_saves_json_csv_and_valid_pngs(tmp_path: Path) -> None:
     store = open_storage(tmp_path / "store")
-    report = analysis.build_report(hand_run(), workers=2)
-    files = analysis.write_report(store, "runs/r/", report)
+    report = timing_report.build_report(hand_run(), GRID.names, workers=2)
+    files = timing_report.write_report(store, RunLayout("r"), report)
     assert files == {
         "report": "runs/r/timingmetrics/report.json",
         "cost": "runs/r/timingmetrics/cost.csv",
@@ -237,13 +242,13 @@ def test_write_report_saves_json_csv_and_valid_pngs(tmp_path: Path) -> None:
     assert saved["total"] == report["total"]
     assert saved["files"] == files
     assert store.get_text(files["cost"]).startswith("item,invocations,")
-    markdown = analysis.report_markdown(report, files, store.url)
+    markdown = timing_report.report_markdown(report, files, store.url)
     assert f"({store.url}/runs/r/timingmetrics/timeline.png)" in markdown
 
 
 def test_empty_run_gives_an_empty_report() -> None:
-    report = analysis.build_report([])
+    report = timing_report.build_report([], GRID.names)
     assert report["total"]["invocations"] == 0
     assert report["cost"]["lambda"]["total"]["total_usd"] == 0
-    assert analysis.stage_rows(report) == []
-    assert analysis.plot_timeline(report).axes
+    assert timing_report.stage_rows(report) == []
+    assert plots.plot_timeline(report).axes

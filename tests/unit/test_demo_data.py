@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows import demo_data
-from flows.demo_data import (
+from groves import demo_data
+from groves.demo_data import (
     DEFAULT_SYMBOLS,
     KAGGLE_COLUMNS,
     NIFTY_SYMBOLS,

@@ -6,16 +6,17 @@ import json
 import random
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from flows import planner
-from flows.analysis import build_report
-from flows.cli import app
+from groves import planner
+from groves.cli import app
+from groves.reporting.report import build_report
+from lambda_functions.receipts import Receipt
+from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
-from lambda_functions.timing import STAGES
+from tests.receipts import make_receipt
 
 T0 = 1000.0  # small: timestamps keep ~1e-13 s of float precision
 
@@ -28,7 +29,7 @@ def synthetic_run(
     dispatch: float,
     gap: float,
     latency: float,
-) -> list[dict[str, Any]]:
+) -> list[Receipt]:
     """Receipts of a run scheduled first come, first served on ``scale.concurrency`` slots.
 
     Written independently of the planner: invocations are taken in order of arrival; each
@@ -39,44 +40,42 @@ def synthetic_run(
     per_stock = scale.per_stock()
     pending = [(i * stagger, 0, i, 0) for i in range(scale.stocks)]  # (arrive, stage, stock, j)
     slots = [0.0] * scale.concurrency
-    left = {(i, s): per_stock[STAGES[s]] for i in range(scale.stocks) for s in range(6)}
+    left = {(i, s): per_stock[GRID.names[s]] for i in range(scale.stocks) for s in range(6)}
     last_end: dict[tuple[int, int], float] = {}
     receipts = []
     while pending:
         pending.sort()
         arrive, s, i, j = pending.pop(0)
-        if j + 1 < per_stock[STAGES[s]]:
+        if j + 1 < per_stock[GRID.names[s]]:
             pending.append((arrive + dispatch, s, i, j + 1))
         k = min(range(len(slots)), key=lambda n: slots[n])
         start = max(arrive, slots[k]) + latency
-        end = start + durations[(STAGES[s], i, j)]
+        end = start + durations[(GRID.names[s], i, j)]
         slots[k] = end
         last_end[(i, s)] = max(last_end.get((i, s), 0.0), end)
         left[(i, s)] -= 1
         if left[(i, s)] == 0 and s < 5:
             pending.append((last_end[(i, s)] + gap, s + 1, i, 0))
-        d = durations[(STAGES[s], i, j)]
+        d = durations[(GRID.names[s], i, j)]
         receipts.append(
-            {
-                "function": STAGES[s],
-                "stock": f"STOCK{i}",
-                "unit": f"u{j}",
-                "status": "ok",
-                "event": {"invoked_at": T0 + arrive},
-                "start": T0 + start,
-                "end": T0 + end,
-                "read_ms": 100 * d,  # 10% read, 80% compute, 10% write
-                "compute_ms": 800 * d,
-                "write_ms": 100 * d,
-                "cold_start": False,
-            }
+            make_receipt(
+                function=GRID.names[s],
+                stock=f"STOCK{i}",
+                unit=f"u{j}",
+                event={"invoked_at": T0 + arrive},
+                start=T0 + start,
+                end=T0 + end,
+                read_ms=100 * d,  # 10% read, 80% compute, 10% write
+                compute_ms=800 * d,
+                write_ms=100 * d,
+            )
         )
     return receipts
 
 
-def makespan(receipts: list[dict[str, Any]]) -> float:
+def makespan(receipts: list[Receipt]) -> float:
     """First invoke to last end, unrounded."""
-    return max(r["end"] for r in receipts) - min(r["event"]["invoked_at"] for r in receipts)
+    return max(r.end for r in receipts) - min(r.invoked_at for r in receipts)
 
 
 def random_durations(scale: planner.Scale, seed: int) -> dict[tuple[str, int, int], float]:
@@ -132,10 +131,10 @@ def test_plan_reproduces_a_synthetic_run_exactly(concurrency: int) -> None:
     assert result["assign"] == "own"
     assert result["projected_makespan_s"] == pytest.approx(makespan(run), abs=1e-9)
     assert result["measured_makespan_s"] == pytest.approx(makespan(run), abs=1e-9)
-    measured = build_report(run)
+    measured = build_report(run, GRID.names)
     assert result["total"]["busy_s"] == pytest.approx(measured["total"]["busy_s"], rel=1e-6)
     # Every stage's makespan too, not just the total.
-    for stage in STAGES:
+    for stage in GRID.names:
         assert result["stages"][stage]["makespan_s"] == pytest.approx(
             measured["stages"][stage]["makespan_s"],
             abs=2e-6,  # reports round to 1 us
@@ -148,9 +147,9 @@ def test_sampled_times_keep_the_measured_distribution() -> None:
     run = synthetic_run(scale, random_durations(scale, 1), stagger=0.1, dispatch=0.01, gap=0.2,
                         latency=0.0)  # fmt: skip
     profile = planner.profile_from_receipts(run, scale)
-    measured = build_report(run)
+    measured = build_report(run, GRID.names)
     sampled = planner.plan(profile, assign="sampled", seed=3)
-    for stage in STAGES:  # the same multiset of durations, in another order
+    for stage in GRID.names:  # the same multiset of durations, in another order
         assert sampled["stages"][stage]["busy_s"] == pytest.approx(
             measured["stages"][stage]["busy_s"], rel=1e-9
         )
@@ -207,11 +206,11 @@ def test_given_per_grove_times() -> None:
         planner.profile_from_times({"nope": 1}, unlimited)
 
 
-def _save_run(root: Path, run_id: str, receipts: list[dict[str, Any]], config: dict) -> str:
+def _save_run(root: Path, run_id: str, receipts: list[Receipt], config: dict) -> str:
     store = open_storage(root)
     store.put_json(f"runs/{run_id}/config.json", config)
     for n, r in enumerate(receipts):
-        store.put_json(f"runs/{run_id}/receipts/{r['function']}/{r['stock']}/{n}.json", r)
+        store.put_bytes(f"runs/{run_id}/receipts/{r.function}/{r.stock}/{n}.json", r.to_json())
     return str(root)
 
 

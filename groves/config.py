@@ -1,4 +1,8 @@
-"""The pipeline's configuration: one validated model shared by the flow, the CLI and tests."""
+"""The pipeline's configuration: one validated model shared by the flow, the CLI and tests.
+
+Model defaults come from `lambda_functions.defaults`; orchestration defaults are stated
+here, once. The CLI's options default to these fields.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lambda_functions.events import MAX_GROVES, MAX_TREES, Grid
+from lambda_functions import defaults
+from lambda_functions.events import MAX_GROVES, MAX_TREES, Grid, ModelCodec
 from lambda_functions.names import safe_part, safe_stock
+from lambda_functions.stages import DEFAULT_PIPELINE, PIPELINES, Pipeline, Shape
 
 DEFAULT_DATA_DIR = "groves-data"
+LAMBDA_TIMEOUT_S = 900.0  # AWS Lambda's maximum function timeout
+RECEIPT_TIMEOUT_S = LAMBDA_TIMEOUT_S + 60  # awaiting one receipt: the timeout plus a margin
+MAX_IN_FLIGHT = 900  # in-flight Lambda invocations (below the default account limit of 1000)
 
 
 class RunConfig(BaseModel):
@@ -22,23 +31,24 @@ class RunConfig(BaseModel):
 
     store: str = DEFAULT_DATA_DIR
     stocks: tuple[str, ...] | None = None
+    pipeline: str = DEFAULT_PIPELINE
     grid: Grid = Grid()
-    groves: int = Field(3, ge=1, le=MAX_GROVES)
-    trees: int = Field(100, ge=1, le=MAX_TREES)
-    final_groves: int = Field(30, ge=1, le=MAX_GROVES)
-    final_trees: int = Field(25, ge=1, le=MAX_TREES)
+    groves: int = Field(defaults.GROVES_PER_CELL, ge=1, le=MAX_GROVES)
+    trees: int = Field(defaults.TREES_PER_GROVE, ge=1, le=MAX_TREES)
+    final_groves: int = Field(defaults.FINAL_GROVES, ge=1, le=MAX_GROVES)
+    final_trees: int = Field(defaults.FINAL_TREES, ge=1, le=MAX_TREES)
     split: Literal["chronological", "random"] = "chronological"
     table_format: Literal["parquet", "csv"] = "parquet"
     features: Literal["lags", "indicators"] = "lags"
     target: Literal["change", "level"] = "change"
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    model_codec: Literal["lz4", "zlib", "none"] = "lz4"
+    seed: int = Field(defaults.RUN_SEED, ge=0, le=2**31 - 1)
+    model_codec: ModelCodec = defaults.MODEL_CODEC
     executor: Literal["local", "lambda"] = "local"
     run_id: str | None = None
     function_prefix: str = "groves-"
     credentials_block: str | None = None
-    max_in_flight: int = Field(900, ge=1, le=10000)
-    timeout_s: float = Field(960.0, gt=0)
+    max_in_flight: int = Field(MAX_IN_FLIGHT, ge=1, le=10000)
+    timeout_s: float = Field(RECEIPT_TIMEOUT_S, gt=0)
     workers: int | None = Field(None, ge=1, le=256)
     retries: int = Field(2, ge=0, le=10)
     retry_delay_s: float = Field(2.0, ge=0)
@@ -61,9 +71,33 @@ class RunConfig(BaseModel):
     def _run_id(cls, value: str | None) -> str | None:
         return None if value is None else safe_part(value, "run id")
 
+    @field_validator("pipeline")
+    @classmethod
+    def _pipeline(cls, value: str) -> str:
+        if value not in PIPELINES:
+            raise ValueError(f"unknown pipeline {value!r}; choose one of {list(PIPELINES)}")
+        return value
+
+    @property
+    def stages(self) -> Pipeline:
+        """The pipeline this run drives (`lambda_functions.stages`)."""
+        return PIPELINES[self.pipeline]
+
+    @property
+    def shape(self) -> Shape:
+        """What the stages' fan-out depends on."""
+        return Shape(
+            grid=self.grid,
+            groves=self.groves,
+            trees=self.trees,
+            final_groves=self.final_groves,
+            final_trees=self.final_trees,
+            model_codec=self.model_codec,
+        )
+
     def model_options(self) -> dict[str, Any]:
         """The options that determine the models' outputs (and so the default run id)."""
-        return self.model_dump(
+        options = self.model_dump(
             mode="json",
             include={
                 "grid",
@@ -79,6 +113,9 @@ class RunConfig(BaseModel):
                 "model_codec",
             },
         )
+        if self.pipeline != DEFAULT_PIPELINE:  # default runs keep their earlier run ids
+            options["pipeline"] = self.pipeline
+        return options
 
     @property
     def resolved_run_id(self) -> str:
@@ -88,10 +125,15 @@ class RunConfig(BaseModel):
         text = json.dumps(self.model_options(), sort_keys=True)
         return "run-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
+    @property
+    def store_url(self) -> str:
+        """The store as workers get it: an S3 URL, or an absolute folder."""
+        return self.store if "://" in self.store else os.path.abspath(self.store)
+
     def event_base(self) -> dict[str, Any]:
         """Fields shared by every worker event of this run."""
         base: dict[str, Any] = {
-            "store": self.store if "://" in self.store else os.path.abspath(self.store),
+            "store": self.store_url,
             "run_id": self.resolved_run_id,
             "seed": self.seed,
             "split": self.split,

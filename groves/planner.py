@@ -11,7 +11,7 @@ after a stock's previous stage ends its next stage's first invoke goes out (``ga
 order, a stage's invocations are sent when the stock's previous stage has finished, and
 invocations take slots under the concurrency limit first come, first served (greedy list
 scheduling: each takes the earliest-free slot; FIFO, so waves form when the limit
-binds). It returns synthetic receipts, so `flows.analysis.build_report` gives the
+binds). It returns synthetic receipts, so `groves.reporting.analysis.build_report` gives the
 projected makespan, per-stage statistics and cost with the very same definitions as a
 measured run.
 
@@ -44,14 +44,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from flows.analysis import build_report, duration_s, invoked_at, ok_receipts
+from groves.reporting.report import build_report
+from groves.reporting.stats import ok_receipts, peak_concurrency
+from groves.reporting.stored import load_config, load_receipts
+from lambda_functions import defaults
 from lambda_functions.errors import GrovesError
+from lambda_functions.events import Grid
+from lambda_functions.layout import RunLayout
+from lambda_functions.receipts import Receipt
+from lambda_functions.stages import GRID, Pipeline, Shape, Stage, pipeline
 from lambda_functions.storage import Storage
-from lambda_functions.timing import STAGES
 
 MB_PER_VCPU = 1769  # Lambda: one full vCPU at 1,769 MB, proportionally below and above
 MAX_LAMBDA_MB = 10240
-PARALLEL_STAGES = ("parampreds", "trainfull")  # fits use every vCPU (n_jobs=-1)
 SEED_STAGE_SECONDS = {  # per invocation at the seed's scale on Lambda 3008 MB (FACTS.md)
     "processing": 55.0,
     "parampreds": 300.0,
@@ -61,6 +66,7 @@ SEED_STAGE_SECONDS = {  # per invocation at the seed's scale on Lambda 3008 MB (
     "testfull": 12.0,
 }
 SEED_DISPATCH_S = 0.031  # the seed's serial invoke loop: ~31 ms per invocation
+PLANNED = "planned"  # code version and request id of the planner's receipts
 Assign = Literal["auto", "own", "sampled"]
 
 
@@ -69,24 +75,34 @@ class Scale:
     """A run's size: what `simulate` projects to, or what a profile was measured at."""
 
     stocks: int
-    cells: int = 9
-    groves: int = 3
-    trees: int = 100
-    final_groves: int = 30
-    final_trees: int = 25
+    cells: int = len(defaults.GRID_MAX_FEATURES) * len(defaults.GRID_MIN_SAMPLES_SPLIT)
+    groves: int = defaults.GROVES_PER_CELL
+    trees: int = defaults.TREES_PER_GROVE
+    final_groves: int = defaults.FINAL_GROVES
+    final_trees: int = defaults.FINAL_TREES
     concurrency: int = 1000
     memory_mb: int | None = None  # None: as measured
+    pipeline: str = GRID.name
+
+    @property
+    def stages(self) -> Pipeline:
+        return pipeline(self.pipeline)
+
+    @property
+    def shape(self) -> Shape:
+        """The run shape: a grid of ``cells`` cells (the planner needs its size only)."""
+        grid = Grid(max_features=tuple(range(1, self.cells + 1)), min_samples_split=(2,))
+        return Shape(
+            grid=grid,
+            groves=self.groves,
+            trees=self.trees,
+            final_groves=self.final_groves,
+            final_trees=self.final_trees,
+        )
 
     def per_stock(self) -> dict[str, int]:
         """Invocations of each stage for one stock."""
-        return {
-            "processing": 1,
-            "parampreds": self.cells * self.groves,
-            "predmses": self.cells,
-            "minmse": 1,
-            "trainfull": self.final_groves,
-            "testfull": 1,
-        }
+        return self.stages.invocations_per_stock(self.shape)
 
     def invocations(self) -> int:
         """Invocations of the whole run."""
@@ -94,19 +110,14 @@ class Scale:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], concurrency: int) -> Scale:
-        """The scale of a run from its saved ``config.json``."""
-        grid = config.get("grid") or {}
-        cells = len(grid.get("max_features") or (5, 7, 9)) * len(
-            grid.get("min_samples_split") or (5, 15, 25)
-        )
+        """The scale of a run from its saved ``config.json`` (defaults where absent)."""
+        grid = Grid.model_validate(config.get("grid") or {})
+        fields = ("groves", "trees", "final_groves", "final_trees", "pipeline")
         return cls(
             stocks=len(config.get("stocks") or ()),
-            cells=cells,
-            groves=int(config.get("groves", 3)),
-            trees=int(config.get("trees", 100)),
-            final_groves=int(config.get("final_groves", 30)),
-            final_trees=int(config.get("final_trees", 25)),
+            cells=len(grid.cells),
             concurrency=concurrency,
+            **{k: config[k] for k in fields if k in config},
         )
 
 
@@ -148,9 +159,7 @@ def _median(values: Sequence[float], default: float = 0.0) -> float:
     return float(statistics.median(values)) if values else default
 
 
-def replay_overheads(
-    receipts: Sequence[Mapping[str, Any]], concurrency: int
-) -> list[tuple[float, bool]]:
+def replay_overheads(receipts: Sequence[Receipt], concurrency: int) -> list[tuple[float, bool]]:
     """Per receipt (in the given order): its slot overhead and whether it was a cold use.
 
     Replays the receipts first come, first served on ``concurrency`` slots, each taking
@@ -158,23 +167,23 @@ def replay_overheads(
     getting a slot (``max(invoked, slot free)``) to the receipt's ``start``; a use is cold
     when that slot had not run the function before.
     """
-    order = sorted(range(len(receipts)), key=lambda i: (invoked_at(receipts[i]), i))
+    order = sorted(range(len(receipts)), key=lambda i: (receipts[i].invoked_at, i))
     free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(concurrency, 1))]
     seen: list[set[str]] = [set() for _ in free]
     out: list[tuple[float, bool]] = [(0.0, False)] * len(receipts)
     for i in order:
         r = receipts[i]
         slot_free, k = heapq.heappop(free)
-        got = max(invoked_at(r), slot_free)
-        cold = r["function"] not in seen[k]
-        seen[k].add(r["function"])
-        out[i] = (max(float(r["start"]) - got, 0.0), cold)
-        heapq.heappush(free, (max(float(r["end"]), got), k))
+        got = max(r.invoked_at, slot_free)
+        cold = r.function not in seen[k]
+        seen[k].add(r.function)
+        out[i] = (max(r.start - got, 0.0), cold)
+        heapq.heappush(free, (max(r.end, got), k))
     return out
 
 
 def profile_from_receipts(
-    receipts: Iterable[Mapping[str, Any]],
+    receipts: Iterable[Receipt],
     scale: Scale,
     *,
     vcpus: float | None = None,
@@ -187,47 +196,47 @@ def profile_from_receipts(
         vcpus: vCPUs of each measuring worker (default: from the receipts' memory, else 1
             for local single-threaded workers).
     """
-    kept = ok_receipts(receipts)
+    stages = scale.stages.names
+    kept = ok_receipts(receipts, stages)
     if not kept:
         raise ValueError("no successful receipts to measure")
     overheads = replay_overheads(kept, scale.concurrency)
     first_invoke: dict[str, float] = {}
     for r in kept:
-        first_invoke[r["stock"]] = min(first_invoke.get(r["stock"], math.inf), invoked_at(r))
+        stock = r.stock or ""
+        first_invoke[stock] = min(first_invoke.get(stock, math.inf), r.invoked_at)
     stocks = sorted(first_invoke, key=lambda s: (first_invoke[s], s))
     stock_index = {s: i for i, s in enumerate(stocks)}
     batches: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(kept):
-        batches[(r["function"], r["stock"])].append(i)
+        batches[(r.function, r.stock or "")].append(i)
 
-    work: dict[str, list[Work]] = {s: [] for s in STAGES}
+    work: dict[str, list[Work]] = {s: [] for s in stages}
     own: dict[tuple[str, int, int], Work] = {}
-    cold: dict[str, list[float]] = {s: [] for s in STAGES}
-    warm: dict[str, list[float]] = {s: [] for s in STAGES}
-    dispatch: dict[str, list[float]] = {s: [] for s in STAGES}
+    cold: dict[str, list[float]] = {s: [] for s in stages}
+    warm: dict[str, list[float]] = {s: [] for s in stages}
+    dispatch: dict[str, list[float]] = {s: [] for s in stages}
     for (stage, stock), members in batches.items():
-        members.sort(key=lambda i: (invoked_at(kept[i]), i))
-        sent = [invoked_at(kept[i]) for i in members]
+        members.sort(key=lambda i: (kept[i].invoked_at, i))
+        sent = [kept[i].invoked_at for i in members]
         dispatch[stage] += [b - a for a, b in itertools.pairwise(sent)]
         for j, i in enumerate(members):
             r = kept[i]
             overhead, is_cold = overheads[i]
-            read = float(r.get("read_ms") or 0) / 1000
-            compute = float(r.get("compute_ms") or 0) / 1000
-            write = float(r.get("write_ms") or 0) / 1000
-            w = Work(overhead, read, compute, write, max(duration_s(r) - read - compute - write, 0))
+            read, compute, write = r.read_ms / 1000, r.compute_ms / 1000, r.write_ms / 1000
+            w = Work(overhead, read, compute, write, max(r.duration_s - read - compute - write, 0))
             work[stage].append(w)
             own[(stage, stock_index[stock], j)] = w
             (cold if is_cold else warm)[stage].append(overhead)
-    gaps: dict[str, list[float]] = {s: [] for s in STAGES}
+    gaps: dict[str, list[float]] = {s: [] for s in stages}
     for stock in stocks:
-        for prev, stage in itertools.pairwise(STAGES):
+        for prev, stage in itertools.pairwise(stages):
             before, after = batches.get((prev, stock)), batches.get((stage, stock))
             if before and after:
-                last_end = max(float(kept[i]["end"]) for i in before)
-                gaps[stage].append(max(min(invoked_at(kept[i]) for i in after) - last_end, 0))
+                last_end = max(kept[i].end for i in before)
+                gaps[stage].append(max(min(kept[i].invoked_at for i in after) - last_end, 0))
     starts = [first_invoke[s] for s in stocks]
-    memory = next((r.get("memory_limit_mb") for r in kept if r.get("memory_limit_mb")), None)
+    memory = next((r.memory_limit_mb for r in kept if r.memory_limit_mb), None)
     measured_vcpus = vcpus or (lambda_vcpus(int(memory)) if memory else 1.0)
     return Profile(
         scale=replace(scale, stocks=len(stocks), memory_mb=scale.memory_mb or memory),
@@ -261,24 +270,28 @@ def profile_from_times(
         gap_s: Seconds from a stock's stage end to its next stage's first invoke.
         cold_start_s: Overhead of a slot's first use of a function.
     """
-    unknown = set(stage_seconds) - set(STAGES)
+    stages = scale.stages.names
+    unknown = set(stage_seconds) - set(stages)
     if unknown:
-        raise ValueError(f"unknown stage(s) {sorted(unknown)}; expected some of {STAGES}")
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; expected some of {list(stages)}")
     seconds = {**SEED_STAGE_SECONDS, **stage_seconds}
+    missing = [s for s in stages if s not in seconds]
+    if missing:
+        raise ValueError(f"give the seconds of stage(s) {missing}: STAGE=SECONDS")
     return Profile(
         scale=scale,
-        work={s: [Work(0.0, 0.0, float(seconds[s]), 0.0, 0.0)] for s in STAGES},
-        cold={s: [cold_start_s] for s in STAGES},
-        warm={s: [0.0] for s in STAGES},
-        dispatch_s=dict.fromkeys(STAGES, dispatch_s),
-        gap_s=dict.fromkeys(STAGES, gap_s),
+        work={s: [Work(0.0, 0.0, float(seconds[s]), 0.0, 0.0)] for s in stages},
+        cold={s: [cold_start_s] for s in stages},
+        warm={s: [0.0] for s in stages},
+        dispatch_s=dict.fromkeys(stages, dispatch_s),
+        gap_s=dict.fromkeys(stages, gap_s),
         vcpus=lambda_vcpus(scale.memory_mb) if scale.memory_mb else 1.0,
     )
 
 
-def _makespan(receipts: Sequence[Mapping[str, Any]]) -> float:
+def _makespan(receipts: Sequence[Receipt]) -> float:
     """First invoke to last end, unrounded."""
-    return max(float(r["end"]) for r in receipts) - min(invoked_at(r) for r in receipts)
+    return max(r.end for r in receipts) - min(r.invoked_at for r in receipts)
 
 
 def lambda_vcpus(memory_mb: int) -> float:
@@ -289,25 +302,19 @@ def lambda_vcpus(memory_mb: int) -> float:
 # ---------------------------------------------------------------------------- simulation
 
 
-def _speed(vcpus: float, stage: str) -> float:
-    return vcpus if stage in PARALLEL_STAGES else min(vcpus, 1.0)
+def _speed(vcpus: float, stage: Stage) -> float:
+    return vcpus if stage.parallel_fit else min(vcpus, 1.0)
 
 
-def _scaled(work: Work, stage: str, profile: Profile, target: Scale) -> Work:
-    src = profile.scale
-    compute = work.compute
-    read = work.read
-    if stage == "parampreds":
-        compute *= target.trees / src.trees
-    elif stage == "trainfull":
-        compute *= target.final_trees / src.final_trees
-    elif stage == "predmses":
-        read *= target.groves / src.groves
-    elif stage == "minmse":
-        read *= target.cells / src.cells
-    elif stage == "testfull":
-        read *= target.final_groves / src.final_groves
-    if target.memory_mb and target.memory_mb != src.memory_mb:
+def _scaled(work: Work, stage: Stage, profile: Profile, target: Scale) -> Work:
+    """Measured work at the target: scaled by the stage's work size and Lambda's vCPUs."""
+    (src_compute, src_read), (dst_compute, dst_read) = (
+        stage.work(profile.scale.shape),
+        stage.work(target.shape),
+    )
+    compute = work.compute * dst_compute / src_compute
+    read = work.read * dst_read / src_read
+    if target.memory_mb and target.memory_mb != profile.scale.memory_mb:
         compute *= _speed(profile.vcpus, stage) / _speed(lambda_vcpus(target.memory_mb), stage)
     return replace(work, read=read, compute=compute)
 
@@ -327,7 +334,7 @@ def simulate(
     *,
     assign: Assign = "auto",
     seed: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[Receipt]:
     """Replay the pipeline at ``target`` (default: the profile's own scale).
 
     Args:
@@ -342,11 +349,14 @@ def simulate(
         Synthetic receipts (epoch 0 at the first invoke), one per invocation.
     """
     target = target or profile.scale
+    stages = target.stages.stages
+    names = target.stages.names
     per_stock = target.per_stock()
     assign = resolve_assign(profile, target, assign)
     rng = np.random.default_rng(seed)
     chosen: dict[tuple[str, int, int], Work] = {}
-    for stage in STAGES:
+    for spec in stages:
+        stage = spec.name
         n = per_stock[stage]
         if assign == "own":
             for i in range(target.stocks):
@@ -360,7 +370,7 @@ def simulate(
         perm = rng.permutation(total)
         for m in range(total):
             rank = min(int((perm[m] + 0.5) * len(measured) / total), len(measured) - 1)
-            sample = _scaled(measured[rank], stage, profile, target)
+            sample = _scaled(measured[rank], spec, profile, target)
             chosen[(stage, m // n, m % n)] = sample
     draws: dict[tuple[str, bool], int] = defaultdict(int)
 
@@ -379,7 +389,7 @@ def simulate(
 
     def send(stage_index: int, stock: int, at: float) -> None:
         nonlocal seq
-        stage = STAGES[stage_index]
+        stage = names[stage_index]
         for j in range(per_stock[stage]):
             heapq.heappush(events, _Event(at + j * profile.dispatch_s.get(stage, 0.0), seq,
                                           stage_index, stock, j))  # fmt: skip
@@ -389,12 +399,13 @@ def simulate(
         send(0, i, i * profile.stagger_s)
     free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(target.concurrency, 1))]
     seen: list[set[str]] = [set() for _ in free]
-    remaining = {(i, s): per_stock[STAGES[s]] for i in range(target.stocks)
-                 for s in range(len(STAGES))}  # fmt: skip
+    remaining = {(i, s): per_stock[names[s]] for i in range(target.stocks)
+                 for s in range(len(names))}  # fmt: skip
     batch_end: dict[tuple[int, int], float] = defaultdict(lambda: -math.inf)
     ends: list[tuple[float, int, int, int]] = []  # (end, seq, stock, stage_index)
-    receipts: list[dict[str, Any]] = []
+    receipts: list[Receipt] = []
     memory = target.memory_mb or profile.scale.memory_mb
+    planned = _PlannedReceipts(target, memory)
     while events or ends:
         # Completions first: they free nothing here (slots are tracked by free time) but
         # they send the stock's next stage, whose invokes may precede pending ones.
@@ -402,12 +413,12 @@ def simulate(
             end, _, stock, s = heapq.heappop(ends)
             remaining[(stock, s)] -= 1
             batch_end[(stock, s)] = max(batch_end[(stock, s)], end)
-            if remaining[(stock, s)] == 0 and s + 1 < len(STAGES):
-                nxt = STAGES[s + 1]
+            if remaining[(stock, s)] == 0 and s + 1 < len(names):
+                nxt = names[s + 1]
                 send(s + 1, stock, batch_end[(stock, s)] + profile.gap_s.get(nxt, 0.0))
             continue
         ev = heapq.heappop(events)
-        stage = STAGES[ev.stage_index]
+        stage = names[ev.stage_index]
         key = (stage, ev.stock, ev.unit)
         slot_free, k = heapq.heappop(free)
         got = max(ev.time, slot_free)
@@ -418,7 +429,7 @@ def simulate(
         end = start + work.duration
         heapq.heappush(free, (end, k))
         heapq.heappush(ends, (end, ev.seq, ev.stock, ev.stage_index))
-        receipts.append(_receipt(stage, ev, work, start, end, cold, memory, target))
+        receipts.append(planned.receipt(stages[ev.stage_index], ev, work, start, end, cold))
     return receipts
 
 
@@ -438,39 +449,40 @@ def _same_work(a: Scale, b: Scale) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys) and same_memory
 
 
-def _receipt(
-    stage: str,
-    ev: _Event,
-    work: Work,
-    start: float,
-    end: float,
-    cold: bool,
-    memory: int | None,
-    target: Scale,
-) -> dict[str, Any]:
-    event: dict[str, Any] = {"invoked_at": ev.time, "groves": target.groves}
-    if stage == "predmses":
-        event.update(feat=1, samp=2)
-    elif stage == "minmse":
-        event["grid"] = {"max_features": list(range(target.cells)), "min_samples_split": [2]}
-    elif stage == "testfull":
-        event["groves"] = target.final_groves
-    return {
-        "function": stage,
-        "stock": f"S{ev.stock:04d}",
-        "unit": f"u{ev.unit}",
-        "status": "ok",
-        "event": event,
-        "start": start,
-        "end": end,
-        "read_ms": work.read * 1000,
-        "compute_ms": work.compute * 1000,
-        "write_ms": work.write * 1000,
-        "cold_start": cold,
-        "memory_limit_mb": memory,
-        "bytes_read": 0,
-        "bytes_written": 0,
-    }
+class _PlannedReceipts:
+    """Receipts of simulated invocations, with the events the stages really fan out."""
+
+    def __init__(self, target: Scale, memory_mb: int | None) -> None:
+        self.memory_mb = memory_mb
+        shape = target.shape
+        self.fields = {spec.name: spec.fan_out(shape) for spec in target.stages.stages}
+
+    def receipt(
+        self, stage: Stage, ev: _Event, work: Work, start: float, end: float, cold: bool
+    ) -> Receipt:
+        stock = f"S{ev.stock:04d}"
+        event = {"stock": stock, "invoked_at": ev.time, **self.fields[stage.name][ev.unit]}
+        return Receipt(
+            function=stage.name,
+            unit=f"u{ev.unit}",
+            stock=stock,
+            run_id=PLANNED,
+            event=event,
+            fingerprint=PLANNED,
+            code_version=PLANNED,
+            attempt=1,
+            request_id=f"{PLANNED}-{ev.seq}",
+            cold_start=cold,
+            memory_limit_mb=self.memory_mb,
+            start=start,
+            end=end,
+            read_ms=work.read * 1000,
+            compute_ms=work.compute * 1000,
+            write_ms=work.write * 1000,
+            bytes_read=0,
+            bytes_written=0,
+            status="ok",
+        )
 
 
 # ---------------------------------------------------------------------------- plans
@@ -486,14 +498,16 @@ def plan(
     """Project makespan, per-stage statistics and cost at ``target``.
 
     Returns:
-        The `flows.analysis` report of the simulated run (without plot data) plus
+        The `groves.reporting.analysis` report of the simulated run (without plot data) plus
         ``projected_makespan_s``, ``target`` and, for a measured profile,
         ``measured_makespan_s``.
     """
     target = target or profile.scale
     assign = resolve_assign(profile, target, assign)
     receipts = simulate(profile, target, assign=assign, seed=seed)
-    report = build_report(receipts, memory_mb=target.memory_mb, workers=target.concurrency)
+    report = build_report(
+        receipts, target.stages.names, memory_mb=target.memory_mb, workers=target.concurrency
+    )
     report.pop("series")
     return {
         **report,
@@ -520,18 +534,13 @@ def profile_for_run(store: Storage, run_id: str, concurrency: int | None = None)
         concurrency: The limit it ran under (default: its local workers or Lambda
             in-flight cap, but no more than the peak concurrency its receipts show).
     """
-    from flows.analysis import peak_concurrency
-    from flows.stored import load_receipts
-
-    config_key = f"runs/{run_id}/config.json"
-    if not store.exists(config_key):
-        raise GrovesError(f"no run {run_id!r} in {store.url} (no {config_key})")
-    config = store.get_json(config_key)
-    receipts = ok_receipts(load_receipts(store, run_id))
+    config = load_config(store, run_id)
+    stages = pipeline(config.get("pipeline", GRID.name)).names
+    receipts = ok_receipts(load_receipts(store, RunLayout(run_id)), stages)
     if not receipts:
         raise GrovesError(f"run {run_id!r} has no successful receipts to measure")
     if concurrency is None:
-        observed = peak_concurrency((float(r["start"]), float(r["end"])) for r in receipts)
+        observed = peak_concurrency((r.start, r.end) for r in receipts)
         limit = config.get("max_in_flight") if config.get("executor") == "lambda" else None
         limit = limit or config.get("workers")
         concurrency = min(limit, observed) if limit else observed

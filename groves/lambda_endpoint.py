@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lambda_functions import FUNCTIONS
+from lambda_functions.stages import FUNCTIONS
 
 logger = logging.getLogger(__name__)
 

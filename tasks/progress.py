@@ -1,8 +1,9 @@
-"""What the Prefect UI shows while a run goes: one progress artifact per stage.
+"""Progress of a run: counters per stage, and one Prefect progress artifact per stage.
 
-`StageProgressArtifacts` is a `ProgressBoard` listener. Listeners are called from the
-stage tasks' threads on every finished invocation, so the listener only records the
-latest counts; a background thread sends them to the API at most once per stage per
+`ProgressBoard` counts invocations done / total per stage; the CLI's progress bars and
+`StageProgressArtifacts` listen to it. Listeners are called from the stage tasks'
+threads on every finished invocation, so the artifact listener only records the latest
+counts; a background thread sends them to the API at most once per stage per
 ``interval_s`` through one API client it keeps open (Prefect's ``update_progress_artifact``
 builds a new client, TLS context and health check per call: most of the orchestrator's
 CPU in a profiled run), and sends the final counts when `StageProgressArtifacts.close`
@@ -13,13 +14,43 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from flows.report import artifact_key
+from groves.reporting.summary import artifact_key
 
 logger = logging.getLogger(__name__)
+
+Listener = Callable[[str, int, int], None]
+
+
+class ProgressBoard:
+    """Thread-safe counters of invocations done / total per stage, for progress displays."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.executed: dict[str, int] = {}
+        self.listeners: list[Listener] = []
+
+    def add_total(self, stage: str, count: int) -> None:
+        with self._lock:
+            self.total[stage] = self.total.get(stage, 0) + count
+            self.done.setdefault(stage, 0)
+        self._notify(stage)
+
+    def advance(self, stage: str, count: int = 1, executed: bool = True) -> None:
+        with self._lock:
+            self.done[stage] = self.done.get(stage, 0) + count
+            if executed:
+                self.executed[stage] = self.executed.get(stage, 0) + count
+        self._notify(stage)
+
+    def _notify(self, stage: str) -> None:
+        for listener in self.listeners:
+            listener(stage, self.done.get(stage, 0), self.total.get(stage, 0))
 
 
 class StageProgressArtifacts:

@@ -7,9 +7,8 @@ import re
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from flows.config import RunConfig
-from lambda_functions.timing import STAGES
-from tasks.invocations import ProgressBoard
+from groves.config import RunConfig
+from lambda_functions.stages import GRID
 
 
 def summarize_run(
@@ -19,54 +18,37 @@ def summarize_run(
     stage_results: dict[str, dict[str, dict[str, Any]]],
     failed: dict[str, str],
     timing: dict[str, Any],
-    progress: ProgressBoard,
+    progress: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
-    """Collect what a user wants to see at the end of a run into one JSON-able dict."""
+    """Collect what a user wants to see at the end of a run into one JSON-able dict.
+
+    Args:
+        stage_results: Per completed stock, per stage, what the stage task returned.
+        failed: Per failed stock, why.
+        progress: ``{"done": {stage: n}, "total": {stage: n}}``.
+    """
+    pipeline = config.stages
     per_stock = []
     for stock in stocks:
         if stock in failed:
             per_stock.append({"stock": stock, "status": "failed", "error": failed[stock]})
             continue
-        stages = stage_results[stock]
-        best = stages["minmse"]["results"][0]
-        test = stages["testfull"]["results"][0]
-        validation = stages["predmses"]["results"][0]
-        per_stock.append(
-            {
-                "stock": stock,
-                "status": "ok",
-                "best_feat": best["feat"],
-                "best_samp": best["samp"],
-                "validation_mse": best["mse"],
-                "validation_persistence_mse": validation.get("persistence_mse"),
-                "test_mse": test["mse"],
-                "test_persistence_mse": test["persistence_mse"],
-                "test_ratio": test["ratio"],
-            }
-        )
-    executed = {
-        s: sum(r[s]["executed"] for r in stage_results.values()) for s in _stages(stage_results)
-    }
-    reused = {
-        s: sum(r[s]["reused"] for r in stage_results.values()) for s in _stages(stage_results)
-    }
+        results = {stage: out["results"] for stage, out in stage_results[stock].items()}
+        per_stock.append({"stock": stock, "status": "ok", **pipeline.scores(results)})
+    completed = list(stage_results.values())
     return {
         "run_id": run_id,
         "store": config.store,
         "executor": config.executor,
+        "pipeline": pipeline.name,
+        "stages": list(pipeline.names),
         "stocks": per_stock,
         "failed": failed,
-        "executed": executed,
-        "reused": reused,
-        "progress": {"done": dict(progress.done), "total": dict(progress.total)},
+        "executed": {s: sum(r[s]["executed"] for r in completed) for s in pipeline.names},
+        "reused": {s: sum(r[s]["reused"] for r in completed) for s in pipeline.names},
+        "progress": progress,
         "timing": timing,
     }
-
-
-def _stages(stage_results: dict[str, dict[str, Any]]) -> list[str]:
-    for stages in stage_results.values():
-        return list(stages)
-    return []
 
 
 def stock_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,7 +80,7 @@ def timing_rows(summary: dict[str, Any], table: str = "actual") -> list[dict[str
     """One timing table in seconds, rows in pipeline order, columns as in `TIMING_COLUMNS`."""
     data = summary["timing"]["tables"][table]
     rows = []
-    for stage in (*STAGES, "total"):
+    for stage in (*summary.get("stages", GRID.names), "total"):
         if stage in data:
             columns = [c for c in TIMING_COLUMNS if c in data[stage]]
             columns += [c for c in data[stage] if c not in columns]
@@ -177,27 +159,3 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"`groves report {run_id} --data {summary['store']}` prints them again.",
     ]
     return "\n".join(lines)
-
-
-def publish_run_summary(summary: dict[str, Any]) -> None:
-    """Publish the summary as Prefect artifacts (shown on the flow run's page)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
-    run_id = summary["run_id"]
-    create_table_artifact(
-        stock_table_rows(summary),
-        key=artifact_key(run_id, "scores"),
-        description="Per-stock validation and test MSE vs the persistence forecast",
-    )
-    for table, what in (
-        ("actual", "measured wall time"),
-        ("sequential", "summed over invocations, as if one worker ran them all"),
-    ):
-        create_table_artifact(
-            timing_rows(summary, table),
-            key=artifact_key(run_id, f"timing-{table}"),
-            description=f"Timing in seconds per stage ({what}): invocation, computation, I/O",
-        )
-    create_markdown_artifact(
-        summary_markdown(summary), key=artifact_key(run_id, "summary"), description="Run summary"
-    )

@@ -1,0 +1,1 @@
+"""groves: distributed random-forest forecasting of many time series, on Prefect."""

@@ -1,0 +1,3 @@
+from groves.cli import main
+
+main()

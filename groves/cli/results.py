@@ -1,0 +1,121 @@
+"""Looking at finished runs: ``groves report`` and ``groves plan``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from groves.cli.common import console, guard, pairs
+from groves.cli.render import print_plan, print_summary
+
+
+def report(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    data: Annotated[
+        str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
+    ] = "groves-data",
+) -> None:
+    """Print a finished run's scores and timing tables (from its stored outputs)."""
+
+    def go() -> dict[str, Any]:
+        from groves.reporting.stored import load_summary
+
+        return load_summary(data, run_id)
+
+    print_summary(guard(go))
+
+
+def plan(
+    run_id: Annotated[
+        str | None, typer.Argument(help="Measured run (default: the latest run).")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
+    ] = "groves-data",
+    stocks: Annotated[int | None, typer.Option(help="Target stocks.")] = None,
+    cells: Annotated[int | None, typer.Option(help="Target grid cells.")] = None,
+    groves: Annotated[int | None, typer.Option(help="Target groves per grid cell.")] = None,
+    trees: Annotated[int | None, typer.Option(help="Target trees per grid grove.")] = None,
+    final_groves: Annotated[int | None, typer.Option(help="Target final groves.")] = None,
+    final_trees: Annotated[int | None, typer.Option(help="Target trees per final grove.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Target concurrency limit (Lambda or local workers).")
+    ] = None,
+    memory: Annotated[int | None, typer.Option(help="Target Lambda memory (MB).")] = None,
+    measured_concurrency: Annotated[
+        int | None, typer.Option(help="The limit the measured run ran under (default: inferred).")
+    ] = None,
+    grove_seconds: Annotated[
+        float | None,
+        typer.Option(help="Given seconds per grid grove: plan without a measured run."),
+    ] = None,
+    final_grove_seconds: Annotated[
+        float | None, typer.Option(help="Given seconds per final grove.")
+    ] = None,
+    stage_seconds: Annotated[
+        str | None, typer.Option(help="Given seconds of other stages: STAGE=S[,STAGE=S].")
+    ] = None,
+    dispatch_ms: Annotated[
+        float, typer.Option(help="With given times: ms between invokes of a stage.")
+    ] = 31.0,
+    cold_start: Annotated[
+        float, typer.Option(help="With given times: seconds of a slot's first use.")
+    ] = 0.0,
+    assign: Annotated[
+        str, typer.Option(help="auto | own | sampled per-invocation times.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the sampled times' order.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Project makespan and cost at a target scale, simulating waves under the limit."""
+
+    def go() -> dict[str, Any]:
+        from dataclasses import replace
+
+        from groves import planner
+
+        given = grove_seconds is not None or final_grove_seconds is not None or stage_seconds
+        if assign not in ("auto", "own", "sampled"):
+            raise ValueError(f"--assign must be auto, own or sampled, not {assign!r}")
+        changes = {
+            k: v
+            for k, v in {
+                "stocks": stocks,
+                "cells": cells,
+                "groves": groves,
+                "trees": trees,
+                "final_groves": final_groves,
+                "final_trees": final_trees,
+                "concurrency": concurrency,
+                "memory_mb": memory,
+            }.items()
+            if v is not None
+        }
+        if given:
+            seconds = pairs(stage_seconds, "SECONDS", float)
+            if grove_seconds is not None:
+                seconds["parampreds"] = grove_seconds
+            if final_grove_seconds is not None:
+                seconds["trainfull"] = final_grove_seconds
+            target = planner.Scale(**{"stocks": 99, "memory_mb": 3008, **changes})
+            profile = planner.profile_from_times(
+                seconds, target, dispatch_s=dispatch_ms / 1000, cold_start_s=cold_start
+            )
+        else:
+            from groves.reporting.stored import latest_run
+            from lambda_functions.storage import open_storage
+
+            store = open_storage(data)
+            profile = planner.profile_for_run(
+                store, run_id or latest_run(data), concurrency=measured_concurrency
+            )
+            target = replace(profile.scale, **changes)
+        return planner.plan(profile, target, assign=assign, seed=seed)  # type: ignore[arg-type]
+
+    result = guard(go)
+    if as_json:
+        console.print_json(json.dumps(result, default=str))
+        return
+    print_plan(result)

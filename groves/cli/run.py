@@ -1,0 +1,239 @@
+"""Running the pipeline: ``groves run`` (one run, now) and ``groves serve`` (a deployment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from groves.cli.common import (
+    DEMO_DAYS,
+    DEMO_STOCKS,
+    CredentialsBlockOption,
+    FunctionPrefixOption,
+    WorkersOption,
+    console,
+    csv_list,
+    err,
+    guard,
+    int_list,
+    quiet_prefect,
+)
+from groves.cli.render import print_summary
+from groves.config import DEFAULT_DATA_DIR, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
+from lambda_functions import defaults
+from lambda_functions.stages import DEFAULT_PIPELINE
+
+
+def _joined(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def run(
+    local: Annotated[bool, typer.Option("--local", help="Shorthand for --executor local.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="local | lambda", envvar="GROVES_EXECUTOR")
+    ] = "local",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Store: a folder or s3://bucket/prefix (raw/ inside).", envvar="GROVES_STORE"
+        ),
+    ] = DEFAULT_DATA_DIR,
+    stocks: Annotated[
+        str | None, typer.Option(help="Comma-separated stocks (default: all).")
+    ] = None,
+    pipeline: Annotated[
+        str, typer.Option(help="grid (the fine-grained one) | per-stock")
+    ] = DEFAULT_PIPELINE,
+    run_id: Annotated[str | None, typer.Option(help="Run id (default: from the options).")] = None,
+    grid_feat: Annotated[str, typer.Option(help="max_features values.")] = _joined(
+        defaults.GRID_MAX_FEATURES
+    ),
+    grid_samp: Annotated[str, typer.Option(help="min_samples_split values.")] = _joined(
+        defaults.GRID_MIN_SAMPLES_SPLIT
+    ),
+    groves: Annotated[int, typer.Option(help="Groves per grid cell.")] = defaults.GROVES_PER_CELL,
+    trees: Annotated[int, typer.Option(help="Trees per grid grove.")] = defaults.TREES_PER_GROVE,
+    final_groves: Annotated[
+        int, typer.Option(help="Groves of the final model.")
+    ] = defaults.FINAL_GROVES,
+    final_trees: Annotated[int, typer.Option(help="Trees per final grove.")] = defaults.FINAL_TREES,
+    split: Annotated[str, typer.Option(help="chronological | random")] = "chronological",
+    table_format: Annotated[str, typer.Option("--format", help="parquet | csv")] = "parquet",
+    features: Annotated[str, typer.Option(help="lags | indicators")] = "lags",
+    target: Annotated[str, typer.Option(help="change | level")] = "change",
+    seed: Annotated[int, typer.Option(help="Run seed.")] = defaults.RUN_SEED,
+    tolerate: Annotated[int, typer.Option(help="Complete despite up to N failed stocks.")] = 0,
+    refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
+    max_in_flight: Annotated[
+        int, typer.Option(help="Cap on in-flight Lambda invocations.")
+    ] = MAX_IN_FLIGHT,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to await one invocation's receipt.")
+    ] = RECEIPT_TIMEOUT_S,
+    workers: WorkersOption = None,
+    function_prefix: FunctionPrefixOption = "groves-",
+    credentials_block: CredentialsBlockOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the whole pipeline (processing -> model search -> final model -> timing report)."""
+    quiet_prefect()
+
+    def go() -> dict[str, Any]:
+        from groves.config import RunConfig
+        from lambda_functions.events import Grid
+
+        kind = "local" if local else executor
+        if kind == "local" and "://" not in data:
+            ensure_demo_data(Path(data))
+        config = RunConfig(
+            store=data,
+            stocks=tuple(csv_list(stocks)) if stocks else None,
+            pipeline=pipeline,
+            grid=Grid(max_features=int_list(grid_feat), min_samples_split=int_list(grid_samp)),
+            groves=groves,
+            trees=trees,
+            final_groves=final_groves,
+            final_trees=final_trees,
+            split=split,
+            table_format=table_format,
+            features=features,
+            target=target,
+            seed=seed,
+            executor=kind,
+            run_id=run_id,
+            tolerate=tolerate,
+            refresh=refresh,
+            max_in_flight=max_in_flight,
+            timeout_s=timeout,
+            workers=workers,
+            function_prefix=function_prefix,
+            credentials_block=credentials_block,
+        )
+        from flows.pipeline import check_inputs
+
+        check_inputs(config)  # bad stocks, store or options fail here, before Prefect starts
+        return run_with_progress(config)
+
+    summary = guard(go)
+    if as_json:
+        console.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
+
+
+def ensure_demo_data(store: Path) -> None:
+    """Generate the demo data set into ``store/raw/`` unless it holds raw files."""
+    raw = store / "raw"
+    if raw.is_dir() and any(raw.glob("*_minute_data_with_indicators.csv")):
+        return
+    from groves.demo_data import DEFAULT_SYMBOLS, generate_dataset
+    from lambda_functions.errors import StorageError
+
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot use {store} as a store: {exc.strerror} ({exc.filename}); "
+            "give a writable folder (raw/ and runs/ go inside) or an s3://bucket/prefix URL"
+        ) from None
+    console.print(
+        f"[yellow]No raw data in {raw}: generating the demo set "
+        f"({DEMO_STOCKS} stocks x {DEMO_DAYS} trading days) there.[/]"
+    )
+    generate_dataset(raw, DEFAULT_SYMBOLS[:DEMO_STOCKS], trading_days=DEMO_DAYS, seed=0)
+
+
+def run_with_progress(config: Any) -> dict[str, Any]:
+    """Run the flow in this process, drawing a progress bar per stage."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows import pipeline
+
+    progress = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    stages = config.stages.names
+    bars = {stage: progress.add_task(stage, total=None, start=False) for stage in stages}
+    lock = threading.Lock()
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        with lock:
+            progress.start_task(bars[stage])
+            progress.update(bars[stage], completed=done, total=total)
+
+    pipeline.PROGRESS_LISTENERS.append(on_progress)
+    try:
+        with progress:
+            return pipeline.forecast_pipeline(config)
+    finally:
+        pipeline.PROGRESS_LISTENERS.remove(on_progress)
+
+
+def serve(
+    executor: Annotated[
+        str, typer.Option(help="Default executor: local | lambda", envvar="GROVES_EXECUTOR")
+    ] = "local",
+    data: Annotated[
+        str,
+        typer.Option(help="Default store: a folder or s3://bucket/prefix.", envvar="GROVES_STORE"),
+    ] = "groves-data",
+    workers: WorkersOption = None,
+    function_prefix: FunctionPrefixOption = "groves-",
+    credentials_block: CredentialsBlockOption = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "groves-serve",
+    limit: Annotated[int, typer.Option(help="Flow runs at a time.")] = 1,
+) -> None:
+    """Serve the pipeline as deployment forecast-pipeline/NAME (no work pool, no worker):
+    start runs with `prefect deployment run 'forecast-pipeline/NAME'` or in the UI. The
+    options become the deployment's default `config`. Needs a Prefect API (PREFECT_API_URL,
+    e.g. of `prefect server start`). Ctrl-C stops serving."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+    def go() -> None:
+        from prefect import serve as prefect_serve
+        from prefect.deployments.runner import EntrypointType
+        from prefect.settings import get_current_settings
+
+        from flows.pipeline import forecast_pipeline
+        from groves.config import RunConfig
+
+        local_store = "://" not in data
+        store = str(Path(data).resolve()) if local_store else data
+        config = RunConfig(
+            store=store,
+            executor=executor,
+            workers=workers,
+            function_prefix=function_prefix,
+            credentials_block=credentials_block,
+        )
+        if executor == "local" and local_store:
+            ensure_demo_data(Path(store))
+        if not get_current_settings().api.url:
+            err.print(
+                "[yellow]PREFECT_API_URL is not set: serving against a temporary server "
+                "that only this process can reach. Start `prefect server start` and "
+                "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` first.[/]"
+            )
+        parameters = config.model_dump(mode="json", exclude_defaults=True)
+        # Not forecast_pipeline.serve(): that cloudpickles the flow into each run's
+        # process, and the flow's module state (a lock) does not pickle. Served this way,
+        # each run's process imports flows.pipeline like a worker's does.
+        deployment = forecast_pipeline.to_deployment(
+            name=name,
+            parameters={"config": parameters},
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        prefect_serve(deployment, limit=limit)
+
+    guard(go)

@@ -1,0 +1,1 @@
+"""Reporting: run summaries, timing statistics, cost, plots, and reading runs back."""
