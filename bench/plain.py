@@ -25,7 +25,7 @@ def _prepare(path: str) -> dict[str, Any]:
 
 
 def _fit_predict(train: Any, evaluate: Any, feat: int, samp: int, trees: int, seed: int) -> Any:
-    from lambda_functions.modeling import fit_grove, predict_levels
+    from lambda_functions.forests import fit_grove, predict_levels
 
     model = fit_grove(train, target="change", indicators=(), feat=feat, samp=samp,
                       n_estimators=trees, random_state=seed, n_jobs=1)  # fmt: skip
@@ -38,7 +38,7 @@ def plain_run(spec: dict[str, Any]) -> dict[str, Any]:
     from joblib import Parallel, delayed
 
     from lambda_functions.features import PRICE, TARGET
-    from lambda_functions.modeling import grove_seed, mean_prediction, mse
+    from lambda_functions.forests import grove_seed, mean_prediction, mse
 
     stocks, cells = spec["stocks"], [tuple(c) for c in spec["cells"]]
     raw = Path(spec["raw_dir"])

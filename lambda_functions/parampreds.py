@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_functions.events import ParampredsEvent
-from lambda_functions.modeling import fit_grove, grove_seed, predict_levels, resolve_n_jobs
+from lambda_functions.forests import fit_grove, grove_seed, predict_levels, resolve_n_jobs
 from lambda_functions.tables import read_table, write_table
 from lambda_functions.worker import WorkContext, run_worker
 

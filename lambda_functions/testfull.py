@@ -9,7 +9,7 @@ import pandas as pd
 from lambda_functions.errors import MissingOutputError
 from lambda_functions.events import TestfullEvent
 from lambda_functions.features import PRICE, TARGET
-from lambda_functions.modeling import mean_prediction, mse
+from lambda_functions.forests import mean_prediction, mse
 from lambda_functions.tables import read_table
 from lambda_functions.worker import WorkContext, run_worker
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from lambda_functions.errors import MissingOutputError
 from lambda_functions.events import TrainfullEvent
-from lambda_functions.modeling import fit_grove, grove_seed, predict_levels, resolve_n_jobs
+from lambda_functions.forests import fit_grove, grove_seed, predict_levels, resolve_n_jobs
 from lambda_functions.tables import read_table, write_table
 from lambda_functions.worker import WorkContext, run_worker
 

@@ -36,7 +36,7 @@ from lambda_functions import (
 )
 from lambda_functions.errors import MissingOutputError
 from lambda_functions.features import LAGS, PRICE, TARGET
-from lambda_functions.modeling import predict_levels
+from lambda_functions.forests import predict_levels
 from lambda_functions.stages import GRID as GRID_PIPELINE
 from lambda_functions.storage import LocalStorage, S3Storage, Storage, open_storage
 from lambda_functions.tables import read_table

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from lambda_functions.features import LAGS, PRICE, TARGET
-from lambda_functions.modeling import fit_grove, predict_levels, resolve_n_jobs, usable_cpus
+from lambda_functions.forests import fit_grove, predict_levels, resolve_n_jobs, usable_cpus
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ with warnings.catch_warnings(record=True) as caught:
 import numpy as np, pandas as pd
 from sklearn.ensemble import _forest
 from lambda_functions.features import LAGS, PRICE, TARGET
-from lambda_functions.modeling import fit_grove, predict_levels, resolve_n_jobs
+from lambda_functions.forests import fit_grove, predict_levels, resolve_n_jobs
 
 # Each tree build and each tree's prediction waits until another one runs beside it.
 seen = {"build": set(), "predict": set()}
