@@ -43,11 +43,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lambda_functions.stages import FUNCTIONS
+from lambda_functions.stages import STAGES
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HANDLERS = {name: f"lambda_functions.{name}:lambda_handler" for name in FUNCTIONS}
+DEFAULT_HANDLERS = {name: stage.handler for name, stage in STAGES.items()}
 COUNTERS = ("received", "throttled", "failed", "dropped", "executed", "succeeded")
 _REGION, _ACCOUNT = "us-east-1", "000000000000"
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")

@@ -299,13 +299,5 @@ def pipeline(name: str) -> Pipeline:
         raise ValueError(f"unknown pipeline {name!r}; expected one of {list(PIPELINES)}") from None
 
 
-def pipeline_of(functions: Sequence[str]) -> Pipeline:
-    """The pipeline whose stages the given function names belong to (the default if none)."""
-    for candidate in PIPELINES.values():
-        if set(functions) & set(candidate.names):
-            return candidate
-    return PIPELINES[DEFAULT_PIPELINE]
-
-
 FUNCTIONS = tuple(STAGES)
 """The worker function names (module names here; on Lambda, after a name prefix)."""

@@ -30,9 +30,6 @@ FunctionPrefixOption = Annotated[str, typer.Option(help="Lambda function name pr
 CredentialsBlockOption = Annotated[
     str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
 ]
-StoreOption = Annotated[
-    str, typer.Option("--data", help="Store folder or s3:// URL.", envvar="GROVES_STORE")
-]
 
 
 def quiet_prefect() -> None:

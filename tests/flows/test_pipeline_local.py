@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -92,16 +93,54 @@ def test_full_pipeline_then_resume(local_store: str) -> None:
     assert resumed["stocks"] == summary["stocks"]  # identical results, bit for bit
 
 
-def test_changed_input_is_recomputed(local_store: str) -> None:
+def _task_states(flow_run_id: Any, suffix: str) -> dict[str, str]:
+    """Task run name -> state name, for the flow run's tasks whose name ends in ``suffix``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return {run.name: run.state.name for run in runs if run.name.endswith(suffix)}
+
+
+def test_changed_input_is_recomputed_even_with_a_warm_cache(local_store: str) -> None:
     config = small_config(store=local_store, run_id="changed", stocks=("TCS",))
     first = forecast_pipeline(config)
+    warm = forecast_pipeline(config, return_state=True)  # every stage now a cache hit
+    assert set(_task_states(warm.state_details.flow_run_id, "-TCS").values()) == {"Cached"}
     path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
     lines = Path(path).read_text().splitlines(keepends=True)
     with open(path, "w") as handle:  # drop the last 200 minutes: a different input
         handle.writelines(lines[:-200])
-    second = forecast_pipeline(config)
+    state = forecast_pipeline(config, return_state=True)
+    second = state.result()
     assert second["executed"] == {k: v for k, v in EXPECTED_INVOCATIONS.items()}
     assert second["stocks"][0]["test_mse"] != first["stocks"][0]["test_mse"]
+    states = _task_states(state.state_details.flow_run_id, "-TCS")
+    assert "Cached" not in states.values(), states
+    # The new results are the ones a fresh run on the changed file computes.
+    fresh = forecast_pipeline(config.model_copy(update={"run_id": "changed-fresh"}))
+    assert second["stocks"] == fresh["stocks"]
+
+
+def test_refresh_recomputes_everything_with_identical_results(local_store: str) -> None:
+    config = small_config(store=local_store, run_id="refresh", stocks=("TCS",))
+    first = forecast_pipeline(config)
+    before = {
+        key: open_storage(local_store).get_json(key)["start"]
+        for key in open_storage(local_store).keys("runs/refresh/receipts/parampreds/")
+    }
+    state = forecast_pipeline(config.model_copy(update={"refresh": True}), return_state=True)
+    again = state.result()
+    assert again["executed"] == EXPECTED_INVOCATIONS
+    assert sum(again["reused"].values()) == 0
+    assert again["stocks"] == first["stocks"]  # deterministic: bit for bit
+    states = _task_states(state.state_details.flow_run_id, "-TCS")
+    assert set(states.values()) == {"Completed"}
+    after = open_storage(local_store)
+    assert all(after.get_json(k)["start"] > started for k, started in before.items())
 
 
 def test_failing_stock_is_isolated(local_store: str) -> None:
@@ -127,20 +166,18 @@ def test_unknown_stock_is_a_clear_error(local_store: str) -> None:
         forecast_pipeline(config)
 
 
-def test_complete_stages_become_prefect_cache_hits(local_store: str) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
+def test_the_first_rerun_is_a_prefect_cache_hit(local_store: str) -> None:
     config = small_config(store=local_store, run_id="cached", stocks=("TCS",))
-    forecast_pipeline(config)  # computes everything
-    forecast_pipeline(config)  # reuses every receipt; stages cached under their receipts
+    forecast_pipeline(config)  # computes everything; each stage caches under its receipts
     state = forecast_pipeline(config, return_state=True)
     assert state.is_completed()
-    flow_run_id = state.state_details.flow_run_id
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    states = {run.name: run.state.name for run in runs if run.name.endswith("-TCS")}
+    states = _task_states(state.state_details.flow_run_id, "-TCS")
     assert set(states) == {f"{stage}-TCS" for stage in GRID.names}
     assert set(states.values()) == {"Cached"}
+    assert sum(state.result()["executed"].values()) == 0
+    # A deleted receipt is never served from the cache: that stage runs (and resumes).
+    open_storage(local_store).delete_prefix("runs/cached/receipts/trainfull/TCS/g0.json")
+    state = forecast_pipeline(config, return_state=True)
+    states = _task_states(state.state_details.flow_run_id, "-TCS")
+    assert states["trainfull-TCS"] == "Completed"
+    assert state.result()["executed"] == {**dict.fromkeys(GRID.names, 0), "trainfull": 1}

@@ -418,7 +418,7 @@ def test_empty_warm_up_values_are_dropped(
     assert_strictly_increasing(parts)
 
 
-# --------------------------------------------------------------------------- known bugs
+# --------------------------------------------------------------------------- tolerated
 
 
 @pytest.mark.parametrize("padding", [b", ", b" ,"])
@@ -428,12 +428,7 @@ def test_header_names_padded_with_spaces(
     header, body = clean_csv.split(b"\n", 1)
     raw = header.replace(b",", padding) + b"\n" + body
     open_storage(store_url).put_bytes(RAW_KEY, raw)
-    try:
-        receipt = processing.lambda_handler(
-            {"store": store_url, "run_id": "padded", "stock": STOCK}
-        )
-    except InputDataError as exc:  # a clear rejection is fine too
-        assert "TYPPRICE" in str(exc) or "space" in str(exc)
-        return
+    # Padded names are read by their own spelling: the file is accepted as if clean.
+    receipt = processing.lambda_handler({"store": store_url, "run_id": "padded", "stock": STOCK})
     assert receipt["status"] == "ok"
     assert_same_tables(processed(store_url, "padded"), reference)

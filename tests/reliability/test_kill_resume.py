@@ -1,6 +1,7 @@
-"""Kill and resume: ``kill -9`` the whole ``groves run --local`` process group mid-run, run
-the same command again; it completes, executing exactly the invocations that had no
-receipt at the kill."""
+"""Kill and resume: ``kill -9`` the whole ``groves run --local`` process group mid-run (early
+in the grid search, or during the final groves), run the same command again; it completes,
+executing exactly the invocations that had no receipt at the kill, with the results of an
+uninterrupted run."""
 
 from __future__ import annotations
 
@@ -21,17 +22,28 @@ pytestmark = pytest.mark.slow
 GROVES = str(Path(sys.executable).with_name("groves"))
 RUN = "k"
 STOCKS = ("RELIANCE", "TCS")
+FINAL_GROVES = 4
 # Per stock: processing 1, parampreds 2 cells x 2 groves, predmses 2, minmse 1,
-# trainfull 2, testfull 1.
-EXPECTED = len(STOCKS) * (1 + 4 + 2 + 1 + 2 + 1)
+# trainfull 4, testfull 1.
+EXPECTED = len(STOCKS) * (1 + 4 + 2 + 1 + FINAL_GROVES + 1)
+OPTIONS = [
+    "--stocks", ",".join(STOCKS), "--grid-feat", "5", "--grid-samp", "5,25", "--groves", "2",
+    "--trees", "20", "--final-groves", str(FINAL_GROVES), "--final-trees", "20",
+    "--workers", "1", "--json",
+]  # fmt: skip
+# When to kill: early in the grid search (4 receipts), or once a final grove is done.
+KILL_WHEN = {
+    "grid-search": lambda found: len(found) >= 4,
+    "final-groves": lambda found: any("/trainfull/" in key for key in found),
+}
 
 
-def ok_receipts(url: str) -> dict[str, float]:
+def ok_receipts(url: str, run_id: str = RUN) -> dict[str, float]:
     """Receipt key -> start time, for every ok receipt of the run's stages."""
     store = open_storage(url)
     found = {}
     for stage in GRID.names:
-        for key in store.keys(f"runs/{RUN}/receipts/{stage}/"):
+        for key in store.keys(f"runs/{run_id}/receipts/{stage}/"):
             try:
                 receipt = store.get_json(key)
             except (KeyError, ValueError):
@@ -41,16 +53,12 @@ def ok_receipts(url: str) -> dict[str, float]:
     return found
 
 
+@pytest.mark.parametrize("kill_at", list(KILL_WHEN))
 def test_kill_minus_nine_then_the_same_command_resumes(
-    local_store: str, prefect_api: str, tmp_path: Path
+    local_store: str, prefect_api: str, tmp_path: Path, kill_at: str
 ) -> None:
     url = local_store
-    command = [
-        GROVES, "run", "--local", "--data", url, "--stocks", ",".join(STOCKS),
-        "--grid-feat", "5", "--grid-samp", "5,25", "--groves", "2", "--trees", "20",
-        "--final-groves", "2", "--final-trees", "20", "--run-id", RUN, "--workers", "1",
-        "--json",
-    ]  # fmt: skip
+    command = [GROVES, "run", "--local", "--data", url, "--run-id", RUN, *OPTIONS]
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
@@ -66,8 +74,7 @@ def test_kill_minus_nine_then_the_same_command_resumes(
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
-            done = len(ok_receipts(url))
-            if done >= 4 or first.poll() is not None:
+            if KILL_WHEN[kill_at](ok_receipts(url)) or first.poll() is not None:
                 break
             time.sleep(0.05)
     finally:
@@ -96,4 +103,9 @@ def test_kill_minus_nine_then_the_same_command_resumes(
     assert sum(start > restart for start in final.values()) == unfinished
     assert {k: final[k] for k in at_kill} == at_kill
     assert [s["status"] for s in summary["stocks"]] == ["ok", "ok"]
-    print(f"kill/resume: {len(at_kill)} ok receipts at the kill, {unfinished} executed after")
+    # The same results as a run never interrupted (the run id does not enter any seed).
+    clean = [GROVES, "run", "--local", "--data", url, "--run-id", "clean", *OPTIONS]
+    uninterrupted = subprocess.run(clean, env=env, capture_output=True, timeout=600)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr.decode()[-3000:]
+    assert summary["stocks"] == json.loads(uninterrupted.stdout)["stocks"]
+    print(f"kill/resume at {kill_at}: {len(at_kill)} ok receipts at the kill, {unfinished} after")
