@@ -123,8 +123,16 @@ class RunLayout:
         base = self.run_prefix() + "receipts/"
         return base + f"{safe_part(function, 'function')}/" if function else base
 
-    def receipt_key(self, function: str, stock: str | None, unit: str) -> str:
-        """One invocation's receipt; run-level invocations (no stock) share one folder."""
+    def receipt_key(
+        self, function: str, stock: str | None, unit: str, *, outlives_run: bool = False
+    ) -> str:
+        """One invocation's receipt; run-level invocations (no stock) share one folder.
+
+        ``outlives_run``: the invocation deletes the run (clearbuckets), so its receipt
+        goes beside the runs, ``receipts/{function}/{run_id}.json``, not inside the run."""
+        if outlives_run:
+            run = safe_part(self.run_id, "run id")
+            return f"receipts/{safe_part(function, 'function')}/{run}.json"
         owner = safe_stock(stock) if stock else RUN_LEVEL_OWNER
         return f"{self.receipts_prefix(function)}{owner}/{safe_part(unit, 'invocation unit')}.json"
 
@@ -160,7 +168,9 @@ class SeedLayout:
         """Receipts in a bucket, or one function's."""
         return f"receipts/{safe_part(function, 'function')}/" if function else "receipts/"
 
-    def receipt_key(self, function: str, stock: str | None, unit: str) -> str:
+    def receipt_key(
+        self, function: str, stock: str | None, unit: str, *, outlives_run: bool = False
+    ) -> str:
         """In the stock's bucket (run-level ones: in the main bucket)."""
         return f"{self.receipts_prefix(function)}{safe_part(unit, 'invocation unit')}.json"
 

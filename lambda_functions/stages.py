@@ -75,6 +75,7 @@ class Stage:
             scales measured times by the ratio between two shapes.
         s3_requests: Estimated (PUT-class, GET-class, runtime folders) requests of one
             invocation, from its event (the receipt's copy).
+        deletes_run: It deletes its run's outputs, so its receipt is kept outside the run.
     """
 
     name: str
@@ -87,6 +88,7 @@ class Stage:
     seed_runtimes: Callable[[StockSpace, Any], SeedRuntimes] | None = None
     work: Callable[[Shape], tuple[float, float]] = lambda shape: (1.0, 1.0)
     s3_requests: Callable[[Mapping[str, Any]], tuple[int, int, int]] = lambda event: (0, 0, 0)
+    deletes_run: bool = False
 
     @property
     def handler(self) -> str:
@@ -222,6 +224,7 @@ CLEARBUCKETS = Stage(
     event_model=ClearbucketsEvent,
     fan_out=lambda shape: [{"confirm": True}],
     scope="run",
+    deletes_run=True,
 )
 
 

@@ -145,7 +145,7 @@ def run_worker(
         result=result,
     )
     owner = stock if spec.scope == "stock" else None
-    key = ctx.layout.receipt_key(spec.name, owner, unit)
+    key = ctx.layout.receipt_key(spec.name, owner, unit, outlives_run=spec.deletes_run)
     try:
         ctx.store.inner.put_bytes(key, receipt.to_json())
     except Exception:

@@ -41,7 +41,9 @@ def plan(stage: str, event: dict[str, Any]) -> Invocation:
     parsed = parse_event(spec.event_model, event)
     stock = parsed.stock_name if spec.scope == "stock" else None
     unit = spec.unit_of(parsed)
-    key = RunLayout(parsed.run_id).receipt_key(spec.name, stock, unit)
+    key = RunLayout(parsed.run_id).receipt_key(
+        spec.name, stock, unit, outlives_run=spec.deletes_run
+    )
     return Invocation(spec.name, stock, unit, event, key, parsed.fingerprint())
 
 

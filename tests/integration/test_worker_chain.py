@@ -627,12 +627,15 @@ def test_clearbuckets_deletes_the_run_but_never_raw(chain: Chain) -> None:
     assert receipt["status"] == "ok"
     assert receipt["result"] == {"deleted": copied, "prefix": f"runs/{doomed}/"}
     after = {i.key: store.get_bytes(i.key) for i in store.list()}
-    # Only the clearbuckets receipt remains of the doomed run.
-    assert [k for k in after if k.startswith(f"runs/{doomed}/")] == [
-        f"runs/{doomed}/receipts/clearbuckets/_run/clearbuckets.json"
-    ]
+    # Nothing remains of the doomed run; the receipt of its clearing is beside the runs.
+    assert [k for k in after if k.startswith(f"runs/{doomed}/")] == []
+    cleared = f"receipts/clearbuckets/{doomed}.json"
+    assert store.get_json(cleared)["result"]["prefix"] == f"runs/{doomed}/"
     untouched = {k: v for k, v in before.items() if not k.startswith(f"runs/{doomed}/")}
-    assert {k: v for k, v in after.items() if not k.startswith(f"runs/{doomed}/")} == untouched
+    assert {k: v for k, v in after.items() if not k.startswith(f"runs/{doomed}/")} == {
+        **untouched,
+        cleared: after[cleared],
+    }
     assert [k for k in after if k.startswith("raw/")] == [
         "raw/RELIANCE_minute_data_with_indicators.csv",
         "raw/TCS_minute_data_with_indicators.csv",

@@ -170,11 +170,11 @@ def test_clear_deletes_one_run_and_never_raw_input(local_store: str) -> None:
     result = runner.invoke(app, ["clear", "b", "--data", local_store])
     assert result.exit_code == 1 and "refusing to delete without --yes" in result.output
     assert {k: store.get_bytes(k) for k in store.keys("raw/")} == raw
-    # What is left of a cleared run is the receipt of its clearing.
-    assert store.keys("runs/") == [
-        "runs/a/receipts/clearbuckets/_run/clearbuckets.json",
-        "runs/b/stocks/TCS/x.csv",
-        "runs/raw/receipts/clearbuckets/_run/clearbuckets.json",
+    # Nothing is left of a cleared run; the receipts of the clearing are beside the runs.
+    assert store.keys("runs/") == ["runs/b/stocks/TCS/x.csv"]
+    assert store.keys("receipts/") == [
+        "receipts/clearbuckets/a.json",
+        "receipts/clearbuckets/raw.json",
     ]
 
 
