@@ -13,6 +13,7 @@ from groves.reporting.outputs import Forecast, GridScores
 from groves.reporting.plots import plain_text
 
 WINDOW_ROWS = 120  # the readable window: the test period's last two hours of minutes
+THIN_POINTS = 4000  # longer whole-period lines are drawn as their min-max envelope
 MAX_TICKS = 10
 ACTUAL, PREDICTED, PERSISTENCE = "black", "tab:blue", "tab:orange"
 BETTER, WORSE = "tab:green", "tab:red"
@@ -33,6 +34,22 @@ def _time_ticks(ax: Any, index: pd.Index, start: int = 0) -> None:
         chosen = np.linspace(0, len(index) - 1, min(len(index), 7)).round().astype(int)
         labels = [index[i].strftime("%H:%M") for i in chosen]
     ax.set_xticks(start + chosen, labels)
+
+
+def envelope(x: np.ndarray, y: np.ndarray, points: int = THIN_POINTS) -> tuple[Any, Any]:
+    """At most ``points`` points that draw like the whole line: each bucket of consecutive
+    points gives its minimum and maximum, in their own order."""
+    n = len(y)
+    if n <= points:
+        return x, y
+    size = int(np.ceil(n / (points // 2)))
+    pad = (-n) % size
+    blocks = np.concatenate([y, np.full(pad, y[-1])]).reshape(-1, size)
+    lows, highs = blocks.argmin(axis=1), blocks.argmax(axis=1)
+    starts = np.arange(len(blocks)) * size
+    picks = np.sort(np.column_stack([starts + lows, starts + highs]), axis=1).ravel()
+    picks = np.minimum(picks, n - 1)
+    return x[picks], y[picks]
 
 
 def plot_forecast(forecast: Forecast, window: int = WINDOW_ROWS) -> Any:
@@ -64,7 +81,7 @@ def plot_forecast(forecast: Forecast, window: int = WINDOW_ROWS) -> Any:
         ("predicted", forecast.predicted, PREDICTED, "-"),
     )
     for label, values, color, style in lines:
-        whole.plot(x, values, color=color, linestyle=style, linewidth=0.7, label=label)
+        whole.plot(*envelope(x, values), color=color, linestyle=style, linewidth=0.7, label=label)
     first = max(n - window, 0)
     whole.axvspan(first, n - 1, color="grey", alpha=0.15, linewidth=0)
     whole.set_xlim(0, max(n - 1, 1))
@@ -85,8 +102,8 @@ def plot_forecast(forecast: Forecast, window: int = WINDOW_ROWS) -> Any:
 
     model_error = forecast.actual - forecast.predicted
     naive_error = forecast.actual - forecast.persistence
-    residuals.plot(x, naive_error, color=PERSISTENCE, linewidth=0.5, alpha=0.6)
-    residuals.plot(x, model_error, color=PREDICTED, linewidth=0.5, alpha=0.9)
+    residuals.plot(*envelope(x, naive_error), color=PERSISTENCE, linewidth=0.5, alpha=0.6)
+    residuals.plot(*envelope(x, model_error), color=PREDICTED, linewidth=0.5, alpha=0.9)
     residuals.axhline(0, color="black", linewidth=0.6)
     residuals.set_xlim(0, max(n - 1, 1))
     residuals.set_title("residuals (actual - forecast)", loc="left")
