@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from lambda_functions.storage import S3Storage, Storage
 
@@ -45,7 +47,7 @@ def data_uri(data: bytes, mime: str) -> str:
 def browser_link(store: Storage, key: str, expires_in: int = PRESIGN_SECONDS) -> Link:
     """A URL a browser can load for ``key``: presigned on S3, else the file embedded."""
     if isinstance(store, S3Storage):
-        url = store.client.generate_presigned_url(
+        url = _presigner().generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": store.bucket,
@@ -56,6 +58,16 @@ def browser_link(store: Storage, key: str, expires_in: int = PRESIGN_SECONDS) ->
         )
         return Link(url, time.time() + expires_in)
     return Link(data_uri(store.get_bytes(key), media_type(key)))
+
+
+def _presigner() -> Any:
+    """An S3 client that signs links with SigV4 (endpoint and region from the environment,
+    as the store's); made per call, so a changed environment is followed."""
+    import boto3
+    from botocore.config import Config
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
 
 
 def location(store: Storage, key: str) -> str:

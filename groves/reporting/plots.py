@@ -158,11 +158,13 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
 def figure_svg(fig: Any) -> bytes:
     """Render a matplotlib ``Figure`` to SVG bytes (text kept as text, no date stamp, so the
     same figure gives the same bytes)."""
+    from matplotlib import rc_context
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     FigureCanvasSVG(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with rc_context({"svg.hashsalt": "groves"}):  # element ids from a fixed salt
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
 

@@ -161,15 +161,19 @@ def plot_grid(
     matrix = grid.matrix()
     values = matrix.to_numpy(dtype=float)
     rows, cols = values.shape
-    fig = Figure(figsize=(2.2 + 1.25 * cols, 1.9 + 0.75 * rows), layout="constrained")
+    fig = Figure(figsize=(max(2.2 + 1.25 * cols, 5.5), 2.2 + 0.75 * rows), layout="constrained")
     ax = fig.subplots()
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    from matplotlib import colormaps
+
     image = ax.imshow(
-        np.ma.masked_invalid(values), cmap="viridis_r", aspect="auto", vmin=low,
+        np.ma.masked_invalid(values),
+        cmap=colormaps["viridis_r"].with_extremes(bad="lightgrey"),
+        aspect="auto",
+        vmin=low,
         vmax=high if high > low else low + abs(low) * 1e-9 + 1e-12,
     )  # fmt: skip
-    image.cmap.set_bad("lightgrey")
     for r in range(rows):
         for c in range(cols):
             value = values[r, c]
@@ -194,7 +198,7 @@ def plot_grid(
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("validation MSE (lower is better)")
     fig.suptitle(
-        plain_text(f"{grid.stock}: grid search, chosen (max_features, min_samples_split) = "
+        plain_text(f"{grid.stock}: grid search\nchosen (max_features, min_samples_split) = "
                    f"{best}"),
         fontsize="medium",
     )  # fmt: skip
