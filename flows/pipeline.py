@@ -27,7 +27,7 @@ from lambda_functions.storage import Storage, open_storage
 from tasks.executors import make_executor
 from tasks.invocations import plan_stage
 from tasks.progress import StageProgressArtifacts
-from tasks.reports import publish_run_summary, report_analysis, report_timing
+from tasks.reports import publish_run_summary, report_analysis, report_plots, report_timing
 from tasks.runtime import Runtime, registered
 from tasks.stage import ensure_concurrency_limit, run_stage
 
@@ -94,8 +94,9 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         ui_progress.close()
     progress = {"done": dict(runtime.progress.done), "total": dict(runtime.progress.total)}
     summary = summarize_run(config, run_id, stocks, stage_results, failed, timing, progress)
+    summary["plots"] = report_plots(summary)
     store.put_json(runtime.layout.summary_key(), summary)
-    publish_run_summary(summary)
+    publish_run_summary(summary, ui_progress)
     if len(failed) > config.tolerate:
         details = "; ".join(f"{s} ({msg})" for s, msg in failed.items())
         raise GrovesError(f"{len(failed)} stock(s) failed: {details}")

@@ -24,6 +24,7 @@ SEED_MAIN_BUCKET = "ds5110s3"
 SEED_BUCKET_SUFFIX = "-ds5110s3bucket"
 RUN_LEVEL_OWNER = "_run"  # the receipt folder of run-level invocations
 TIMING_FOLDER = "timingmetrics/"
+PLOTS_FOLDER = "plots/"
 
 
 def seed_bucket(stock: str) -> str:
@@ -65,8 +66,12 @@ class StockSpace:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
         return self.key(f"processed/{split}/{self.stock}.{self.ext}")
 
+    def params_dir(self) -> str:
+        """The grid search: a folder per cell."""
+        return self.key("models/params/")
+
     def cell_dir(self, feat: int, samp: int) -> str:
-        return self.key(f"models/params/{cell_name(feat, samp)}/")
+        return f"{self.params_dir()}{cell_name(feat, samp)}/"
 
     def cell_preds(self, feat: int, samp: int, pred_num: int) -> str:
         return f"{self.cell_dir(feat, samp)}preds/preds_{int(pred_num)}.{self.ext}"
@@ -86,8 +91,12 @@ class StockSpace:
     def final_model(self, pred_num: int) -> str:
         return f"{self.final_dir()}models/model_{int(pred_num)}.sav"
 
+    def final_preds_dir(self) -> str:
+        """The final groves' test predictions."""
+        return f"{self.final_dir()}preds/"
+
     def final_preds(self, pred_num: int) -> str:
-        return f"{self.final_dir()}preds/preds_{int(pred_num)}.{self.ext}"
+        return f"{self.final_preds_dir()}preds_{int(pred_num)}.{self.ext}"
 
     def final_mse(self) -> str:
         return f"{self.final_dir()}mse.csv"
@@ -151,6 +160,16 @@ class RunLayout:
     def report_key(self, file_name: str) -> str:
         """A file of the run's timing report (``report.json``, ``cost.csv``, plots)."""
         return self.timing_prefix() + safe_part(file_name, "report file")
+
+    def plots_prefix(self) -> str:
+        """The run's result plots (the timing plots are in the timing report)."""
+        return self.run_prefix() + PLOTS_FOLDER
+
+    def plot_key(self, file_name: str, stock: str | None = None) -> str:
+        """A result plot: run-level (``plots/overview.png``) or a stock's
+        (``plots/{STOCK}/forecast.png``)."""
+        folder = f"{self.plots_prefix()}{safe_stock(stock)}/" if stock else self.plots_prefix()
+        return folder + safe_part(file_name, "plot file")
 
 
 @dataclass(frozen=True)

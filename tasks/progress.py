@@ -1,4 +1,4 @@
-"""Progress of a run: counters per stage, and one Prefect progress artifact per stage.
+"""Progress of a run: counters per stage, and one Prefect artifact per stage.
 
 `ProgressBoard` counts invocations done / total per stage; the CLI's progress bars and
 `StageProgressArtifacts` listen to it. Listeners are called from the stage tasks'
@@ -8,6 +8,9 @@ counts; a background thread sends them to the API at most once per stage per
 builds a new client, TLS context and health check per call: most of the orchestrator's
 CPU in a profiled run), and sends the final counts when `StageProgressArtifacts.close`
 stops it.
+
+The artifacts are markdown (a text progress bar) in stage order on the run's Artifacts
+tab (`tasks.artifacts`); the run's results are published before them at its end.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from groves.reporting.summary import artifact_key
+from tasks.artifacts import Card, OrderedArtifacts, update_card
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +56,33 @@ class ProgressBoard:
             listener(stage, self.done.get(stage, 0), self.total.get(stage, 0))
 
 
+BAR_WIDTH = 20
+
+
+def progress_card(stage: str, done: int, total: int, final: bool) -> Card:
+    """A stage's progress as a markdown card: the state in its description, a text bar."""
+    if total == 0:
+        state = "not reached" if final else "waiting"
+    elif done >= total:
+        state = "done"
+    else:
+        state = "stopped" if final else "running"
+    text = f"{stage}: {done} of {total} invocations, {state}"
+    fraction = min(done / total, 1.0) if total else 0.0
+    filled = round(fraction * BAR_WIDTH)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    return Card(text, f"### {stage}\n\n`[{bar}]` {100 * fraction:.0f}% - {text}")
+
+
 class StageProgressArtifacts:
-    """Mirror per-stage progress (done / total invocations) as Prefect progress artifacts.
+    """Mirror per-stage progress (done / total invocations) as Prefect artifacts.
 
     Create it inside a flow run (the artifacts then belong to that run), register it as a
     listener, and close it when the run ends. API errors are logged once and never raised:
     a progress display must not fail a run.
 
     Args:
-        stages: the stages, in pipeline order; one artifact each, keyed
-            ``<run id>-progress-<stage>``.
+        stages: the stages, in pipeline order; one artifact each, in that order.
         run_id: the groves run id.
         interval_s: the least time between two updates of one stage's artifact.
     """
@@ -91,26 +111,24 @@ class StageProgressArtifacts:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    @staticmethod
-    def _describe(stage: str, done: int, total: int, final: bool) -> str:
-        if total == 0:
-            state = "not reached" if final else "waiting"
-        elif done >= total:
-            state = "done"
-        else:
-            state = "stopped" if final else "running"
-        return f"{stage}: {done} of {total} invocations, {state}"
+    def cards(self) -> list[Card]:
+        """Each stage's latest progress, final (call after `close`), in stage order."""
+        with self._lock:
+            return [progress_card(s, *counts, final=True) for s, counts in self._latest.items()]
+
+    @property
+    def artifact_ids(self) -> list[UUID]:
+        """The artifacts, in stage order (empty if the API refused them)."""
+        return [self._ids[stage] for stage in self._latest if stage in self._ids]
 
     def _create(self) -> None:
-        from prefect.artifacts import create_progress_artifact
+        from prefect.client.orchestration import get_client
 
         try:
-            for stage in self._latest:
-                self._ids[stage] = create_progress_artifact(
-                    0.0,
-                    key=artifact_key(self.run_id, f"progress-{stage}"),
-                    description=self._describe(stage, 0, 0, final=False),
-                )
+            with get_client(sync_client=True) as client:
+                pool = OrderedArtifacts(client)
+                cards = [progress_card(stage, 0, 0, final=False) for stage in self._latest]
+                self._ids = dict(zip(self._latest, pool.fill(cards), strict=True))
         except Exception as exc:  # the API is down or refused: run without the display
             self._warn(exc)
 
@@ -126,8 +144,6 @@ class StageProgressArtifacts:
             self._warn(exc)
 
     def _flush(self, client: Any, final: bool) -> None:
-        from prefect.client.schemas.actions import ArtifactUpdate
-
         with self._lock:
             changed = {
                 stage: counts
@@ -137,15 +153,8 @@ class StageProgressArtifacts:
         for stage, (done, total) in changed.items():
             if stage not in self._ids or self._failed:
                 return
-            percent = 100.0 * done / total if total else 0.0
             try:
-                client.update_artifact(
-                    self._ids[stage],
-                    ArtifactUpdate(
-                        data=min(percent, 100.0),
-                        description=self._describe(stage, done, total, final),
-                    ),
-                )
+                update_card(client, self._ids[stage], progress_card(stage, done, total, final))
             except Exception as exc:
                 self._warn(exc)
                 return

@@ -1,4 +1,5 @@
-"""The Prefect tasks that end a run: timing tables, the timing report, the run summary."""
+"""The Prefect tasks that end a run: timing tables, the timing report, the plots, and the
+run's artifacts."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from prefect import get_run_logger, task
 from prefect.runtime import task_run
 
 from groves.reporting import report as timing_report
-from groves.reporting.cost import PRICES_AS_OF
+from groves.reporting.gallery import run_plots, write_result_plots
 from groves.reporting.stored import load_receipts
-from groves.reporting.summary import artifact_key, stock_table_rows, summary_markdown, timing_rows
+from groves.reporting.summary import artifact_key, summary_headline
+from groves.reporting.ui import run_cards
+from lambda_functions.layout import RunLayout
+from lambda_functions.storage import open_storage
 from tasks import runtime as runtimes
+from tasks.artifacts import OrderedArtifacts
 from tasks.awaiting import AwaitOptions, run_invocations
 from tasks.invocations import plan
+from tasks.progress import StageProgressArtifacts
 
 
 @task(name="report-timing", task_run_name="report-timing", retries=1, retry_delay_seconds=2)
@@ -42,10 +48,9 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
 
 @task(name="report-analysis", task_run_name="report-analysis", retries=1, retry_delay_seconds=2)
 def report_analysis(run_id: str) -> dict[str, Any]:
-    """Per-stage statistics, cost and plots of the run (`groves.reporting.report`): saved
-    under ``timingmetrics/``, published as artifacts; returns the report without plot data."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
+    """Per-stage statistics, cost and plots of the run (`groves.reporting.report`), saved
+    under ``timingmetrics/``; returns the report without plot data (published with the
+    run's other artifacts by `publish_run_summary`)."""
     runtime = runtimes.current()
     config = runtime.config
     workers = config.max_in_flight if config.executor == "lambda" else None
@@ -57,38 +62,49 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     except Exception as exc:  # a report must not fail a finished run
         get_run_logger().exception("timing report failed")
         return {"error": f"{type(exc).__name__}: {exc}"}
-    for name, rows, what in (
-        ("stages", timing_report.stage_rows(report), "Per-stage makespan, busy time, efficiency"),
-        ("cost", timing_report.cost_rows(report), f"Cost estimate ({PRICES_AS_OF})"),
-        ("distributions", timing_report.distribution_rows(report), "Compute and I/O quartiles"),
-    ):
-        create_table_artifact(rows, key=artifact_key(run_id, name), description=what)
-    markdown = timing_report.report_markdown(report, files, runtime.store.url)
-    create_markdown_artifact(
-        markdown, key=artifact_key(run_id, "report"), description="Timing report"
-    )
     return {**timing_report.compact(report), "files": files}
 
 
-def publish_run_summary(summary: dict[str, Any]) -> None:
-    """Publish the summary as Prefect artifacts (shown on the flow run's page)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+@task(name="report-plots", task_run_name="report-plots", retries=1, retry_delay_seconds=2)
+def report_plots(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Render the result plots (overview, per stock forecast and grid search) into the
+    run's ``plots/`` folder; return every plot of the run in display order (with the
+    timing report's), for ``summary.json``."""
+    store = open_storage(summary["store"])
+    layout = RunLayout(summary["run_id"])
+    made = write_result_plots(store, layout, summary)
+    return run_plots(made, summary["timing"].get("report"))
 
-    run_id = summary["run_id"]
-    create_table_artifact(
-        stock_table_rows(summary),
-        key=artifact_key(run_id, "scores"),
-        description="Per-stock validation and test MSE vs the persistence forecast",
-    )
-    for table, what in (
-        ("actual", "measured wall time"),
-        ("sequential", "summed over invocations, as if one worker ran them all"),
-    ):
-        create_table_artifact(
-            timing_rows(summary, table),
-            key=artifact_key(run_id, f"timing-{table}"),
-            description=f"Timing in seconds per stage ({what}): invocation, computation, I/O",
-        )
-    create_markdown_artifact(
-        summary_markdown(summary), key=artifact_key(run_id, "summary"), description="Run summary"
-    )
+
+def publish_run_summary(
+    summary: dict[str, Any], progress: StageProgressArtifacts | None = None
+) -> None:
+    """Publish the run's artifacts on its Artifacts tab, in order (`groves.reporting.ui`),
+    then the stages' final progress (refilling the progress artifacts, so they come last);
+    and the summary under the key ``<run id>-summary`` for the Artifacts page. A failure is
+    logged, never raised: the run's outputs are already saved."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.runtime import flow_run
+
+    try:
+        store = open_storage(summary["store"])
+        cards = run_cards(summary, store)
+        with get_client(sync_client=True) as client:
+            pool = OrderedArtifacts(client)
+            if progress is not None:
+                pool.adopt(progress.artifact_ids)
+                cards += progress.cards()
+            pool.fill(cards)
+            headline = summary_headline(summary)
+            client.create_artifact(  # not the run's: the Artifacts page's entry for this id
+                ArtifactCreate(
+                    key=artifact_key(summary["run_id"], "summary"),
+                    type="markdown",
+                    description=headline,
+                    data=cards[0].markdown
+                    + (f"\n\n[The flow run](/runs/flow-run/{flow_run.id})" if flow_run.id else ""),
+                )
+            )
+    except Exception as exc:
+        get_run_logger().warning("run artifacts not published: %s: %s", type(exc).__name__, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,12 +11,25 @@ import typer
 from groves.cli.common import console, guard, pairs
 from groves.cli.render import print_plan, print_summary
 
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Every column (the default fits 80 columns).")
+]
+
 
 def report(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
     data: Annotated[
         str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
     ] = "groves-data",
+    wide: WideOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_html: Annotated[
+        bool,
+        typer.Option("--html", help="Write the run as one self-contained HTML file (plots in it)."),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="With --html: the file (default: groves-<run>.html).")
+    ] = None,
 ) -> None:
     """Print a finished run's scores and timing tables (from its stored outputs)."""
 
@@ -24,7 +38,27 @@ def report(
 
         return load_summary(data, run_id)
 
-    print_summary(guard(go))
+    summary = guard(go)
+    if as_html:
+        path = guard(lambda: write_html(data, summary, out))
+        console.print(f"wrote {path}", soft_wrap=True)
+    elif as_json:
+        console.print_json(json.dumps(summary, default=str))
+    else:
+        print_summary(summary, wide=wide)
+
+
+def write_html(data: str, summary: dict[str, Any], out: Path | None) -> Path:
+    """Render the run's HTML report to ``out`` (default ``./groves-<run>.html``)."""
+    from groves.reporting.html import render_html
+    from groves.reporting.stored import load_report
+    from lambda_functions.storage import open_storage
+
+    store = open_storage(data)
+    page = render_html(store, summary, load_report(store, summary["run_id"]))
+    path = out or Path(f"groves-{summary['run_id']}.html")
+    path.write_text(page, encoding="utf-8")
+    return path.resolve()
 
 
 def plan(
@@ -67,6 +101,7 @@ def plan(
         str, typer.Option(help="auto | own | sampled per-invocation times.")
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampled times' order.")] = 0,
+    wide: WideOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Project makespan and cost at a target scale, simulating waves under the limit."""
@@ -118,4 +153,4 @@ def plan(
     if as_json:
         console.print_json(json.dumps(result, default=str))
         return
-    print_plan(result)
+    print_plan(result, wide=wide)

@@ -80,6 +80,9 @@ def run(
     function_prefix: FunctionPrefixOption = "groves-",
     credentials_block: CredentialsBlockOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every table column (the default fits 80 columns).")
+    ] = False,
 ) -> None:
     """Run the whole pipeline (processing -> model search -> final model -> timing report)."""
     quiet_prefect()
@@ -124,7 +127,7 @@ def run(
     if as_json:
         console.print_json(json.dumps(summary, default=str))
     else:
-        print_summary(summary)
+        print_summary(summary, wide=wide)
 
 
 def ensure_demo_data(store: Path) -> None:

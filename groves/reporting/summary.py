@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
 
 from groves.config import RunConfig
+from groves.reporting.formatting import fixed, markdown_table, significant
 from lambda_functions.stages import GRID
 
 
@@ -51,32 +53,47 @@ def summarize_run(
     }
 
 
-def stock_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-stock rows for tables (CLI and Prefect artifacts)."""
+SCORE_COLUMNS = (
+    # (heading, summary field, formatter, wide only)
+    ("validation MSE", "validation_mse", significant, True),
+    ("validation persistence", "validation_persistence_mse", significant, True),
+    ("test MSE", "test_mse", significant, False),
+    ("persistence", "test_persistence_mse", significant, False),
+    ("test / persistence", "test_ratio", fixed(3), False),
+)
+
+
+def scores_rows(stocks: Sequence[Mapping[str, Any]], wide: bool = False) -> list[dict[str, str]]:
+    """Per-stock scores as display rows (strings; the summary keeps the exact values).
+
+    Columns: stock, the chosen (max_features, min_samples_split) when the pipeline reports
+    one, test MSE, persistence MSE, their ratio; ``wide`` adds the validation MSEs. Only
+    columns some stock has are kept (pipelines report different scores). A failed stock
+    shows ``failed`` and nothing else (its error is in the summary's ``failed``).
+    """
+    has_best = any(s.get("best_feat") is not None for s in stocks)
+    columns = [c for c in SCORE_COLUMNS if wide or not c[3]]
+    columns = [c for c in columns if any(s.get(c[1]) is not None for s in stocks)]
     rows = []
-    for s in summary["stocks"]:
-        if s["status"] != "ok":
-            rows.append({"stock": s["stock"], "status": "failed", "error": s["error"][:200]})
-            continue
-        rows.append(
-            {
-                "stock": s["stock"],
-                "best (feat, samp)": f"({s['best_feat']}, {s['best_samp']})",
-                "validation MSE": round(s["validation_mse"], 6),
-                "validation persistence": round(s["validation_persistence_mse"] or 0, 6),
-                "test MSE": round(s["test_mse"], 6),
-                "test persistence": round(s["test_persistence_mse"], 6),
-                "test / persistence": round(s["test_ratio"], 4),
-            }
-        )
+    for s in stocks:
+        row = {"stock": str(s["stock"])}
+        failed = s.get("status") not in (None, "ok")
+        if has_best:
+            best = f"({s.get('best_feat')}, {s.get('best_samp')})"
+            row["best (feat, samp)"] = "failed" if failed else best
+        for heading, field, render, _ in columns:
+            row[heading] = "" if failed else render(s.get(field))
+        if failed and not has_best:
+            row["status"] = "failed"
+        rows.append(row)
     return rows
 
 
 TIMING_COLUMNS = ("Invocation", "Computation", "I/O")
-MARKDOWN_STOCK_ROWS = 25  # the scores table artifact lists every stock
+MARKDOWN_STOCK_ROWS = 25  # the scores artifact lists every stock, the summary this many
 
 
-def timing_rows(summary: dict[str, Any], table: str = "actual") -> list[dict[str, Any]]:
+def timing_rows(summary: Mapping[str, Any], table: str = "actual") -> list[dict[str, Any]]:
     """One timing table in seconds, rows in pipeline order, columns as in `TIMING_COLUMNS`."""
     data = summary["timing"]["tables"][table]
     rows = []
@@ -93,7 +110,7 @@ def artifact_key(run_id: str, name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", f"{run_id}-{name}".lower())
 
 
-def run_folder(summary: dict[str, Any]) -> tuple[str, str | None]:
+def run_folder(summary: Mapping[str, Any]) -> tuple[str, str | None]:
     """The run's output folder, and a link to it (the S3 console) when there is one."""
     store = summary["store"]
     if "://" not in store:
@@ -106,8 +123,23 @@ def run_folder(summary: dict[str, Any]) -> tuple[str, str | None]:
     return folder, f"https://s3.console.aws.amazon.com/s3/buckets/{parsed.netloc}?prefix={prefix}"
 
 
-def summary_markdown(summary: dict[str, Any]) -> str:
-    """The run summary as markdown: outcome, best model per stock, where the outputs are."""
+def summary_headline(summary: Mapping[str, Any]) -> str:
+    """One line: how the run went (the summary artifact's description)."""
+    ok = [s for s in summary["stocks"] if s.get("status") == "ok"]
+    ratios = [s["test_ratio"] for s in ok if s.get("test_ratio") is not None]
+    beats = sum(1 for r in ratios if r < 1)
+    line = (
+        f"groves run {summary['run_id']}: {len(ok)} of {len(summary['stocks'])} stock(s) "
+        f"completed in {summary['timing']['wall_s']:.1f} s"
+    )
+    if ratios:
+        line += f", {beats} of {len(ratios)} beat persistence on test"
+    return line
+
+
+def summary_markdown(summary: Mapping[str, Any]) -> str:
+    """The run summary as markdown: outcome, scores, where the outputs are, what the run
+    published."""
     run_id = summary["run_id"]
     ok = [s for s in summary["stocks"] if s["status"] == "ok"]
     executed = sum(summary["executed"].values())
@@ -117,29 +149,24 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"# groves run `{run_id}`",
         "",
         f"**{len(ok)} of {len(summary['stocks'])} stock(s) completed** on the "
-        f"`{summary['executor']}` executor in {summary['timing']['wall_s']:.1f} s · "
-        f"invocations: {executed} executed, {reused} reused from earlier runs",
+        f"`{summary['executor']}` executor ({summary.get('pipeline', 'grid')} pipeline) in "
+        f"{summary['timing']['wall_s']:.1f} s · invocations: {executed} executed, {reused} "
+        "reused from earlier runs",
     ]
     if ok:
-        lines += [
-            "",
-            "| stock | best (max_features, min_samples_split) | test MSE | persistence MSE "
-            "| test / persistence |",
-            "| --- | --- | ---: | ---: | ---: |",
-        ]
-        for s in ok[:MARKDOWN_STOCK_ROWS]:
-            verdict = "beats persistence" if s["test_ratio"] < 1 else "no better than persistence"
-            lines.append(
-                f"| {s['stock']} | ({s['best_feat']}, {s['best_samp']}) | {s['test_mse']:.6g} "
-                f"| {s['test_persistence_mse']:.6g} | {s['test_ratio']:.3f} ({verdict}) |"
-            )
+        rows = scores_rows(ok[:MARKDOWN_STOCK_ROWS])
+        for row, stock in zip(rows, ok, strict=False):
+            ratio = stock.get("test_ratio")
+            if ratio is not None:
+                verdict = "beats persistence" if ratio < 1 else "no better than persistence"
+                row["test / persistence"] += f" ({verdict})"
+        lines += ["", markdown_table(rows, right=[c for c in rows[0] if "MSE" in c])]
         if len(ok) > MARKDOWN_STOCK_ROWS:
-            lines.append(
-                f"| ... {len(ok) - MARKDOWN_STOCK_ROWS} more in the scores table | | | | |"
-            )
+            lines.append(f"\n... and {len(ok) - MARKDOWN_STOCK_ROWS} more: see the scores artifact")
     if summary["failed"]:
         lines += ["", "## Failed stocks", ""]
         lines += [f"- **{s}**: {m}" for s, m in summary["failed"].items()]
+    plots = summary.get("plots") or []
     lines += [
         "",
         "## Outputs",
@@ -147,15 +174,20 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"Run folder: `{folder}`" + (f" ([S3 console]({link}))" if link else ""),
         "",
         "- `config.json`, `summary.json`: this run's configuration and this summary",
+        "- `plots/`: the overview and, per stock, the forecast and grid-search plots "
+        f"({sum(1 for p in plots if p.get('png'))} plots with the timing ones)",
         "- `stocks/<STOCK>/processed/`: the training, validation and test sets",
-        "- `stocks/<STOCK>/models/params/`: the grid search (predictions and MSE per cell)",
-        "- `stocks/<STOCK>/models/optimized/`: the final model (`best_params.csv`, `mse.csv`, "
-        "models, predictions)",
-        "- `timingmetrics/`: the timing tables; `receipts/`: one per worker invocation",
+        "- `stocks/<STOCK>/models/`: the grid search (`params/`) and the final model "
+        "(`optimized/`)",
+        "- `timingmetrics/`: the timing tables, `report.json`, `cost.csv`, the timeline and "
+        "distribution plots; `receipts/`: one per worker invocation",
         "",
-        f"Artifacts: `{artifact_key(run_id, 'scores')}` (every stock), "
-        f"`{artifact_key(run_id, 'timing-actual')}`, "
-        f"`{artifact_key(run_id, 'timing-sequential')}`. "
-        f"`groves report {run_id} --data {summary['store']}` prints them again.",
+        f"`groves report {run_id} --data {summary['store']}` prints this again; add `--html` "
+        "for a self-contained HTML report with every plot.",
+        "",
+        "Artifacts of this run, in order: this summary; the overview plot; per stock its "
+        "forecast and grid-search plots; the timeline and distribution plots; the scores of "
+        "every stock, the timing tables, per-stage statistics, the cost estimate; the "
+        "progress of each stage.",
     ]
     return "\n".join(lines)

@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from tests.prefect_ui import artifacts_tab
+
 REPO = Path(__file__).resolve().parents[2]
 POOL = "groves-local"
 DEPLOYMENT = "forecast-pipeline/groves-local"
@@ -194,38 +196,41 @@ def test_deploy_and_run_from_prefect_yaml(server: Server, tmp_path: Path) -> Non
         except (AssertionError, subprocess.TimeoutExpired) as exc:
             pytest.fail(f"{exc}\n{tail(worker_log)}\n{tail(server.logs / 'server.log')}")
 
-    def read_run_and_artifacts(client: Any) -> tuple[Any, list[Any]]:
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    def read_run(client: Any) -> Any:
 
         runs = client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[POOL]))
         )
         assert len(runs) == 1, runs
-        artifacts = client.read_artifacts(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[runs[0].id]))
-        )
-        return runs[0], artifacts
+        return runs[0]
 
-    flow_run, artifacts = api_call(server.url, read_run_and_artifacts)
+    flow_run = api_call(server.url, read_run)
     assert flow_run.state.is_completed(), flow_run.state
-    by_key = {a.key: a for a in artifacts if a.key}
+    shown = artifacts_tab(server.url, flow_run.id)  # as the UI lists them
+    assert not any(a["key"] for a in shown)  # unkeyed: their order is ours
 
-    for stage in STAGES:
-        progress = by_key[f"{RUN_ID}-progress-{stage}"]
-        assert progress.type == "progress"
-        assert float(progress.data) == 100.0, (stage, progress.data)
-        assert progress.description.endswith(", done"), progress.description
-
-    scores = by_key[f"{RUN_ID}-scores"]
-    assert scores.type == "table"
-    rows = json.loads(scores.data) if isinstance(scores.data, str) else scores.data
-    assert [row["stock"] for row in rows] == [STOCK]
-    for table in ("timing-actual", "timing-sequential"):
-        assert by_key[f"{RUN_ID}-{table}"].type == "table"
-    summary = by_key[f"{RUN_ID}-summary"]
-    assert summary.type == "markdown"
-    assert f"groves run `{RUN_ID}`" in summary.data
-    assert f"{store}/runs/{RUN_ID}/" in summary.data
+    summary = shown[0]
+    assert summary["description"].startswith(f"groves run {RUN_ID}: 1 of 1 stock(s) completed")
+    assert f"groves run `{RUN_ID}`" in summary["data"]
+    assert f"{store}/runs/{RUN_ID}/" in summary["data"]
+    titles = [a["description"].split("](")[0] for a in shown[1:6]]
+    assert titles == [
+        "![Test MSE / persistence MSE per stock",
+        f"![{STOCK}: test-period forecast",
+        f"![{STOCK}: grid search",
+        "![Invocation timeline",
+        "![Compute and I/O time per invocation",
+    ]
+    scores = shown[6]
+    assert scores["description"].startswith("Scores of all 1 stock(s)")
+    assert f"| {STOCK} |" in scores["data"]
+    progress = shown[-len(STAGES) :]
+    for stage, artifact in zip(STAGES, progress, strict=True):
+        assert artifact["description"].startswith(f"{stage}: "), artifact["description"]
+        assert artifact["description"].endswith(", done"), artifact["description"]
+        assert "100%" in artifact["data"]
+    keyed = {a.key: a for a in api_call(server.url, lambda c: c.read_artifacts()) if a.key}
+    assert keyed[f"{RUN_ID.lower()}-summary"].flow_run_id is None  # the Artifacts page's copy
 
     config = json.loads((store / "runs" / RUN_ID / "config.json").read_text())
     assert (config["final_groves"], config["final_trees"], config["trees"]) == (2, 3, 3)
@@ -300,19 +305,16 @@ def test_progress_artifacts_are_throttled_and_end_final(prefect_api: str) -> Non
     assert 2 <= len(mine) <= elapsed / interval + 3  # the throttled ones, plus the final one
     gaps = [b[3] - a[3] for a, b in itertools.pairwise(mine[:-1])]
     assert all(gap >= interval * 0.9 for gap in gaps), gaps
-    assert mine[-1][1:3] == (100.0, "parampreds: 500 of 500 invocations, done")
+    assert mine[-1][2] == "parampreds: 500 of 500 invocations, done"
+    assert "100%" in mine[-1][1]
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
 
     mine_only = ArtifactFilter(id=ArtifactFilterId(any_=list(ids.values())))
     with get_client(sync_client=True) as client:  # only these: other tests made artifacts too
         stored = {a.id: a for a in client.read_artifacts(artifact_filter=mine_only)}
     processing, parampreds = stored[ids["processing"]], stored[ids["parampreds"]]
-    assert processing.key == "run-1-progress-processing"
-    assert (processing.data, processing.description) == (
-        100.0,
-        "processing: 1 of 1 invocations, done",
-    )
-    assert (parampreds.data, parampreds.description) == (
-        100.0,
-        "parampreds: 500 of 500 invocations, done",
-    )
+    assert processing.description == "processing: 1 of 1 invocations, done"
+    assert parampreds.description == "parampreds: 500 of 500 invocations, done"
+    assert "`[####################]` 100%" in parampreds.data
+    # in stage order on the Artifacts tab (ids descending, as the UI sorts them)
+    assert ids["processing"].int > ids["parampreds"].int

@@ -207,18 +207,37 @@ def test_plots_have_one_series_per_stage() -> None:
         assert len(boxes) == 2  # processing and parampreds
         assert [t.get_text() for t in ax.get_xticklabels()] == ["processing", "parampreds"]
 
-    timeline = plots.plot_timeline(report)
-    ax, twin = timeline.axes
+    timeline = plots.plot_timeline({**report, "workers": 4})
+    ax, running = timeline.axes
     labels = [c.get_label() for c in ax.collections]
-    assert labels == ["waiting (invoked to start)", "processing", "parampreds"]
-    assert [len(c.get_paths()) for c in ax.collections] == [5, 2, 3]  # a bar per invocation
+    assert labels == [
+        "processing: waiting", "processing: running", "parampreds: waiting", "parampreds: running",
+    ]  # fmt: skip
+    assert [len(c.get_paths()) for c in ax.collections] == [2, 2, 3, 3]  # a bar per invocation
     bars = {c.get_label(): c for c in ax.collections}
-    widths = sorted(
-        round(float(np.ptp(p.vertices[:, 0])), 6) for p in bars["parampreds"].get_paths()
-    )
-    assert widths == [1.0, 2.0, 3.0]
-    assert len(twin.get_lines()) == 1  # the concurrency curve
-    assert max(twin.get_lines()[0].get_ydata()) == 2
+
+    def widths(label: str) -> list[float]:
+        return sorted(round(float(np.ptp(p.vertices[:, 0])), 6) for p in bars[label].get_paths())
+
+    assert widths("parampreds: running") == [1.0, 2.0, 3.0]  # end - start
+    assert widths("parampreds: waiting") == [0.0, 0.0, 2.5]  # start - invoked
+    assert widths("processing: waiting") == [1.0, 1.5]
+    # a bar's two parts share its stage's colour; waiting is the lighter shade
+    wait, run = (bars[f"processing: {p}"].get_facecolor()[0] for p in ("waiting", "running"))
+    assert tuple(wait[:3]) == tuple(run[:3]) and wait[3] < run[3]
+    # the first invoked is the top row
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]
+    step, limit = running.get_lines()
+    assert max(step.get_ydata()) <= 2 and max(step.get_ydata()) > 1.5  # mean per bin, peak 2
+    assert list(limit.get_ydata()) == [4, 4]  # the workers the run had
+    legend = timeline.legends[0]
+    assert "parampreds (3)" in [t.get_text() for t in legend.get_texts()]
+    assert legend.axes is None  # the figure's legend: outside the data
+
+
+def test_mean_concurrency_is_the_time_weighted_count_per_bin() -> None:
+    spans = [(0.0, 2.0), (1.0, 3.0), (1.5, 1.6)]
+    assert stats.mean_concurrency(spans, [0.0, 1.0, 2.0, 3.0]) == pytest.approx([1.0, 2.1, 1.0])
 
 
 def test_write_report_saves_json_csv_and_valid_pngs(tmp_path: Path) -> None:
