@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from groves.config import RunConfig
+from lambda_functions.names import series_key
 from lambda_functions.stages import GRID
 
 
@@ -30,11 +31,13 @@ def summarize_run(
     pipeline = config.stages
     per_stock = []
     for stock in stocks:
+        # The display name (for tables and plots) and where its outputs are (stocks/{key}/).
+        names = {"stock": stock, "display_name": stock, "key": series_key(stock)}
         if stock in failed:
-            per_stock.append({"stock": stock, "status": "failed", "error": failed[stock]})
+            per_stock.append({**names, "status": "failed", "error": failed[stock]})
             continue
         results = {stage: out["results"] for stage, out in stage_results[stock].items()}
-        per_stock.append({"stock": stock, "status": "ok", **pipeline.scores(results)})
+        per_stock.append({**names, "status": "ok", **pipeline.scores(results)})
     completed = list(stage_results.values())
     return {
         "run_id": run_id,
@@ -42,6 +45,12 @@ def summarize_run(
         "executor": config.executor,
         "pipeline": pipeline.name,
         "stages": list(pipeline.names),
+        "input": config.input.model_dump(mode="json"),
+        "forecast": {
+            "value": config.input.value_column,
+            "lags": config.lags,
+            "horizon": config.horizon,
+        },
         "stocks": per_stock,
         "failed": failed,
         "executed": {s: sum(r[s]["executed"] for r in completed) for s in pipeline.names},
@@ -55,12 +64,13 @@ def stock_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-stock rows for tables (CLI and Prefect artifacts)."""
     rows = []
     for s in summary["stocks"]:
+        name = s.get("display_name", s["stock"])
         if s["status"] != "ok":
-            rows.append({"stock": s["stock"], "status": "failed", "error": s["error"][:200]})
+            rows.append({"stock": name, "status": "failed", "error": s["error"][:200]})
             continue
         rows.append(
             {
-                "stock": s["stock"],
+                "stock": name,
                 "best (feat, samp)": f"({s['best_feat']}, {s['best_samp']})",
                 "validation MSE": round(s["validation_mse"], 6),
                 "validation persistence": round(s["validation_persistence_mse"] or 0, 6),
@@ -120,6 +130,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"`{summary['executor']}` executor in {summary['timing']['wall_s']:.1f} s · "
         f"invocations: {executed} executed, {reused} reused from earlier runs",
     ]
+    forecast = summary.get("forecast")
+    if forecast and (forecast["horizon"] != 1 or forecast["value"] != "TYPPRICE"):
+        lines += [
+            "",
+            f"Forecast: `{forecast['value']}` {forecast['horizon']} step(s) ahead from "
+            f"{forecast['lags']} lags; persistence = the last known value, "
+            f"{forecast['horizon']} step(s) before the target.",
+        ]
     if ok:
         lines += [
             "",
@@ -130,7 +148,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for s in ok[:MARKDOWN_STOCK_ROWS]:
             verdict = "beats persistence" if s["test_ratio"] < 1 else "no better than persistence"
             lines.append(
-                f"| {s['stock']} | ({s['best_feat']}, {s['best_samp']}) | {s['test_mse']:.6g} "
+                f"| {s.get('display_name', s['stock'])} | ({s['best_feat']}, {s['best_samp']}) "
+                f"| {s['test_mse']:.6g} "
                 f"| {s['test_persistence_mse']:.6g} | {s['test_ratio']:.3f} ({verdict}) |"
             )
         if len(ok) > MARKDOWN_STOCK_ROWS:
@@ -147,7 +166,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"Run folder: `{folder}`" + (f" ([S3 console]({link}))" if link else ""),
         "",
         "- `config.json`, `summary.json`: this run's configuration and this summary",
-        "- `stocks/<STOCK>/processed/`: the training, validation and test sets",
+        "- `stocks/<STOCK>/processed/`: the training, validation and test sets (a name "
+        "with other characters than letters, digits, `&_.-` is spelt with `~XX` escapes "
+        "there: `NIFTY 50` -> `NIFTY~2050`)",
         "- `stocks/<STOCK>/models/params/`: the grid search (predictions and MSE per cell)",
         "- `stocks/<STOCK>/models/optimized/`: the final model (`best_params.csv`, `mse.csv`, "
         "models, predictions)",
