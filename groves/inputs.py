@@ -7,14 +7,17 @@ input description finds) and checks each one cheaply, without reading big files 
 * the file exists, is CSV, gzip'd CSV or Parquet, and has the time, value (and series)
   columns;
 * a sample parses: the first `SAMPLE_BYTES` of a CSV (a ``.gz``: of its decompressed
-  text), the first rows of a Parquet file's first row group. Values must be numbers and
+  text), the first `SAMPLE_ROWS` of a Parquet file. Values must be finite numbers and
   times must parse into one sortable kind (ISO text with an offset on every row or on
   none, epoch numbers, typed timestamps);
-* there are enough rows for the lags, the horizon and the split (`FeatureSpec.raw_rows_needed`):
-  exact for Parquet (row counts and null counts from the footer), for a CSV the sample
-  holds whole, and for long format (the series column is read whole: that is also how its
+* there are enough rows for the lags, the horizon and the split
+  (`FeatureSpec.raw_rows_needed`): exact for Parquet (row and null counts from the
+  footer) and for long format (the series column is read whole: that is also how its
   series are found); otherwise estimated from the file size and the sample's row length,
   and flagged only when clearly short.
+
+A file the sample holds whole (a CSV up to `SAMPLE_BYTES`, a Parquet file up to
+`SAMPLE_ROWS` rows) gets the worker's own checks on every row, usable-row count included.
 
 Each problem is reported under the series' name with what to fix. The processing worker
 checks every row in full (every value and time, NaN rows, repeated times, the exact count
@@ -33,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lambda_functions.errors import GrovesError, InputDataError, UnsafeNameError
-from lambda_functions.features import FeatureSpec
+from lambda_functions.features import FeatureSpec, build_features
 from lambda_functions.inputs import (
     RAW_PREFIX,
     InputSpec,
@@ -46,9 +49,11 @@ from lambda_functions.readers import (
     check_columns,
     csv_table,
     detect_format,
+    finish,
     numbers,
     open_parquet,
     parse_times,
+    to_frame,
     wanted_columns,
 )
 from lambda_functions.storage import ObjectInfo, Storage
@@ -77,7 +82,8 @@ class InputCheck:
         series: Each usable series and its input identity, in run order.
         problems: Each unusable series (or raw file) and what is wrong with it.
         rows: Each series' row count as far as known up front, and how it is known
-            (``exact``, ``sample``: at least that many, ``estimate``).
+            (``usable``: rows left after lags and horizon, every row checked; ``exact``:
+            rows with a value; ``sample``: at least that many; ``estimate``).
     """
 
     series: dict[str, str] = field(default_factory=dict)
@@ -157,9 +163,12 @@ def _check_wide(
     for series, info in files.items():
         try:
             sample = sample_file(store, info, spec, indicators)
-            check_sample(sample.table, info.key, spec, indicators)
-            count, how = sample.value_rows(spec.value_column)
-            _check_count(info.key, count, how, features)
+            if sample.complete:  # a small file: the worker's own checks, every row
+                count, how = check_whole(sample.table, info.key, spec, features, indicators)
+            else:
+                check_sample(sample.table, info.key, spec, indicators)
+                count, how = sample.value_rows(spec.value_column)
+                _check_count(info.key, count, how, features)
         except InputDataError as exc:
             check.problems[series] = str(exc)
             continue
@@ -200,7 +209,9 @@ def _check_long(
         except InputDataError as exc:
             file_problems[info.key] = str(exc)
             continue
-        for name, problem in _check_long_sample(sample.table, info.key, spec, indicators):
+        whole = sample.complete and len(sources) == 1
+        checked = _check_long_sample(sample.table, info.key, spec, features, indicators, whole)
+        for name, problem in checked:
             series_problems.setdefault(name, problem)
     names = list(requested) if requested else sorted(counts)
     if not names:
@@ -302,9 +313,15 @@ def _check_series_column(present: Sequence[str], column: str, name: str) -> None
 
 
 def _check_long_sample(
-    table: pa.Table, name: str, spec: InputSpec, indicators: Sequence[str]
+    table: pa.Table,
+    name: str,
+    spec: InputSpec,
+    features: FeatureSpec,
+    indicators: Sequence[str],
+    whole: bool,
 ) -> Iterable[tuple[str, str]]:
-    """Per series present in a sample: its first problem."""
+    """Per series present in a sample: its first problem (``whole``: the sample is all
+    of the series' data, so the worker's own checks run)."""
     column = spec.series_column
     assert column is not None
     ids = table.column(column)
@@ -314,7 +331,10 @@ def _check_long_sample(
     for series in pc.unique(ids.drop_null()).to_pylist():
         rows = table.filter(pc.equal(ids, series))
         try:
-            check_sample(rows, f"{name} [{series}]", spec, indicators)
+            if whole:
+                check_whole(rows, f"{name} [{series}]", spec, features, indicators)
+            else:
+                check_sample(rows, f"{name} [{series}]", spec, indicators)
         except InputDataError as exc:
             yield series, str(exc)
 
@@ -401,7 +421,26 @@ def check_sample(
     """Parse a sample's times and values as the worker will (raise `InputDataError`)."""
     parse_times(table.column(spec.time_column), name, spec)
     for column in (spec.value_column, *indicators):
-        numbers(table.column(column), name, column)
+        values = numbers(table.column(column), name, column)
+        if pc.any(pc.is_inf(values)).as_py():
+            raise InputDataError(
+                f"{name}: infinite values in column(s) {[column]}; replace them with a "
+                "number or leave the field empty"
+            )
+
+
+def check_whole(
+    table: pa.Table,
+    name: str,
+    spec: InputSpec,
+    features: FeatureSpec,
+    indicators: Sequence[str] = (),
+) -> tuple[int, str]:
+    """All of a series' rows: the worker's own checks; returns its usable rows."""
+    if table.num_rows == 0:
+        raise InputDataError(f"{name}: the file has a header but no data rows")
+    frame = finish(to_frame(table, name, spec, indicators), name, spec, indicators)
+    return len(build_features(frame, name, indicators, features)), "usable"
 
 
 def _check_count(name: str, count: int, how: str, features: FeatureSpec) -> None:

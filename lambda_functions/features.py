@@ -99,8 +99,8 @@ def build_features(
         ahead = "" if spec.horizon == 1 else f" and a target {spec.horizon} rows ahead"
         raise InputDataError(
             f"{name}: only {len(frame)} usable rows after dropping empty values and building "
-            f"{spec.lags} lags{ahead}; at least {spec.min_rows} are needed (about "
-            f"{spec.raw_rows_needed} rows with values; lower --min-rows for short series)"
+            f"{spec.lags} lags{ahead}; at least {spec.min_rows} are needed (--min-rows: "
+            f"{spec.raw_rows_needed} rows with values in all; lower it for short series)"
         )
     return frame
 

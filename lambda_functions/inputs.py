@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from lambda_functions.errors import InputDataError, UnsafeNameError
+from lambda_functions.errors import InputDataError
 from lambda_functions.names import RAW_SUFFIX, safe_series
 from lambda_functions.storage import ObjectInfo, Storage
 
@@ -218,9 +218,10 @@ def series_sources(
     key = RAW_PREFIX + file if file else spec.file_key(series)
     info = store.head(key)
     if info is None:
+        what = "its Kaggle CSV" if spec.files == DEFAULT_FILES else f"its file (raw/{spec.files})"
         raise InputDataError(
             f"unknown stock {series!r}: no {key} in {store.url}; check the name "
-            f"or add its file under raw/ (expected raw/{spec.files})"
+            f"or add {what} under raw/"
         )
     return [info]
 
@@ -235,14 +236,3 @@ def identity(sources: list[ObjectInfo]) -> str:
     for info in sources:
         digest.update(f"{info.key}\0{info.size}\0{info.etag}\n".encode())
     return f"{len(sources)}files-{digest.hexdigest()[:32]}"
-
-
-__all__ = [
-    "DEFAULT_FILES",
-    "RAW_PREFIX",
-    "InputSpec",
-    "UnsafeNameError",
-    "identity",
-    "long_sources",
-    "series_sources",
-]
