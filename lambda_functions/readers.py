@@ -44,7 +44,8 @@ _EPOCH_LIMITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
 _NS_PER = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
 _PEEK = 1 << 16
 _EPOCH_RE = re.compile(r"^[+-]?\d+(\.\d*)?$")
-_OFFSET_PATTERN = r"\d(Z|[+-]\d\d(:?\d\d)?)$"  # a time followed by Z or +HH[:MM]
+# A time (HH:MM[:SS[.f]]) followed by Z or a UTC offset (+HH[[:]MM]).
+_OFFSET_PATTERN = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
 _ISO_EXAMPLE = "e.g. 2015-02-02 09:15:00+05:30, 2015-02-02T09:15:00Z or 2015-02-02 09:15"
 FileFormat = Literal["csv", "csv.gz", "parquet"]
 TimeKind = Literal["offset", "naive", "epoch", "zoned"]
@@ -258,7 +259,7 @@ def _epoch(array: pa.Array, name: str, spec: InputSpec) -> pa.Array:
             return pc.cast(pc.cast(array, pa.int64()), pa.timestamp(unit, tz="UTC"))
         except (pa.ArrowInvalid, OverflowError) as exc:
             raise InputDataError(f"{name}: epoch times out of range ({exc})") from None
-    values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    values = pc.cast(array, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     missing = np.isnan(values)
     scaled = values * _NS_PER[unit]
     if np.any(np.abs(scaled[~missing]) > 9.2e18):
@@ -271,7 +272,7 @@ def _epoch(array: pa.Array, name: str, spec: InputSpec) -> pa.Array:
 
 
 def _epoch_unit(array: pa.Array) -> str:
-    largest = pc.max(pc.abs(pc.cast(array, pa.float64()))).as_py()
+    largest = pc.max(pc.abs(pc.cast(array, pa.float64(), safe=False))).as_py()
     for limit, unit in _EPOCH_LIMITS:
         if largest is None or largest < limit:
             return unit
