@@ -29,7 +29,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -104,6 +104,7 @@ def check_series(
         GrovesError: the store holds no input at all, or a long-format file cannot be
             split into series (its series column is missing).
     """
+    features = replace(features, value=spec.value_column)
     next(iter(store.list(RAW_PREFIX)), None)  # a missing bucket or unusable store fails here
     if spec.long:
         return _check_long(store, spec, requested, features, indicators)
@@ -380,7 +381,16 @@ def sample_file(
     if info.size == 0:
         raise InputDataError(f"{info.key}: the file is empty; upload it again")
     columns = wanted_columns(spec, indicators)
-    if _is_parquet(store, info):
+    lower = info.key.lower()
+    head = b""
+    if lower.endswith(PARQUET_SUFFIXES):
+        fmt = "parquet"
+    elif lower.endswith(".gz"):
+        fmt = "csv.gz"
+    else:  # one ranged read: the sample, and the first bytes that tell the format
+        head = store.read_range(info.key, 0, SAMPLE_BYTES + 1)
+        fmt = detect_format(info.key, head[:8])
+    if fmt == "parquet":
         file = store.open_random(info.key, info.size)
         parquet = open_parquet(file, info.key)
         check_columns(parquet.schema_arrow.names, columns, info.key)
@@ -396,9 +406,8 @@ def sample_file(
             total_rows=meta.num_rows,
             value_nulls=_parquet_nulls(parquet, spec.value_column),
         )
-    head = store.read_range(info.key, 0, SAMPLE_BYTES + 1)
-    if detect_format(info.key, head[:8]) == "csv.gz":
-        with _text_stream(store, info) as stream:
+    if fmt == "csv.gz":
+        with _text_stream(store, info, fmt) as stream:
             head = stream.read(SAMPLE_BYTES + 1)
             consumed = stream.count
     else:
@@ -503,10 +512,10 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
-def _text_stream(store: Storage, info: ObjectInfo) -> Any:
+def _text_stream(store: Storage, info: ObjectInfo, fmt: str | None = None) -> Any:
     """A CSV's text as a stream (gzip decompressed); format problems raise here."""
-    head = store.read_range(info.key, 0, 4)
-    fmt = detect_format(info.key, head)
+    if fmt is None:
+        fmt = detect_format(info.key, store.read_range(info.key, 0, 4))
     raw = store.open_read(info.key)
     if fmt == "csv.gz":
         counting = _Counting(raw)
