@@ -394,7 +394,8 @@ def sample_file(
         file = store.open_random(info.key, info.size)
         parquet = open_parquet(file, info.key)
         check_columns(parquet.schema_arrow.names, columns, info.key)
-        batches = parquet.iter_batches(batch_size=SAMPLE_ROWS, columns=columns)
+        groups = [0] if parquet.num_row_groups else []  # else it prefetches every group
+        batches = parquet.iter_batches(batch_size=SAMPLE_ROWS, columns=columns, row_groups=groups)
         first = next(batches, None)
         table = pa.Table.from_batches([first]) if first is not None else None
         if table is None:
