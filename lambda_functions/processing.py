@@ -61,7 +61,9 @@ def process_stock(ctx: WorkContext) -> dict[str, Any]:
     # Parsing is interleaved with the streamed download; count it all as read time.
     ctx.extra_read_s += time.perf_counter() - started
     ctx.extra_bytes_read += raw.bytes_read
-    name = raw.keys[0] if len(raw.keys) == 1 else f"raw/{event.input.files} [{stock}]"
+    name = raw.keys[0] if len(raw.keys) == 1 else f"raw/{event.input.files}"
+    if event.input.long:
+        name += f" [{stock}]"
     frame = build_features(raw.frame, name, event.indicator_columns, event.feature_spec)
     parts = split_frame(frame, event.split)
     for split in SPLITS:

@@ -231,6 +231,10 @@ def test_bad_input_is_explained_and_nothing_is_written(
         store_url, "bad4", "MSFT", input={**LONG, "value_column": "y"}, **LONG_OPTIONS
     )
     assert "no rows of series 'MSFT' in column 'unique_id'" in message
+    short = {**LONG_OPTIONS, "min_rows": 5000}
+    message = failure(store_url, "bad5", "AAPL", input={**LONG, "value_column": "y"}, **short)
+    assert "raw/prices.parquet [AAPL]: only 1190 usable rows" in message
+    assert "a target 5 rows ahead; at least 5000 are needed" in message
 
 
 def test_every_time_format_of_one_series_gives_the_same_tables(
