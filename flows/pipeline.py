@@ -63,11 +63,13 @@ def check_run_inputs(config: RunConfig) -> tuple[Storage, InputCheck]:
     if check.problems and (len(check.problems) > config.tolerate or not check.series):
         count = len(check.problems)
         allowed = f" (--tolerate {config.tolerate})" if config.tolerate else ""
-        raise UnusableSeriesError(
+        headline = (
             f"{count} series cannot be used{allowed}: fix them, leave them out with "
-            f"--stocks, or run the rest with --tolerate {count}",
-            check.problems,
+            f"--stocks, or run the rest with --tolerate {count}"
+            if check.series
+            else f"none of the {count} series can be used: fix them"
         )
+        raise UnusableSeriesError(headline, check.problems)
     first, input_id = next(iter(check.series.items()))
     for stage in config.stages.names:  # events differ between stocks only by the name
         plan_stage(stage, first, config, input_id)

@@ -89,7 +89,7 @@ def guard(fn: Any) -> Any:
         message = str(exc).strip().splitlines()
         if isinstance(exc, ValidationError):
             message = [
-                f"invalid option {e['loc'][-1] if e['loc'] else ''}: "
+                f"invalid option{' ' + str(e['loc'][-1]) if e['loc'] else 's'}: "
                 f"{e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             ]

@@ -108,6 +108,34 @@ OPTION_CASES = [
         ["unknown stock 'NOPE'", "add its Kaggle CSV under raw/"],
     ),
     ("unknown split", ["--split", "sideways"], 1, ["'chronological' or 'random'"]),
+    (
+        "files without {series}",
+        ["--files", "prices.csv"],
+        1,
+        ["invalid options: files 'prices.csv' has no {series}", "series_column"],
+    ),
+    ("files escaping raw/", ["--files", "../{series}.csv"], 1, ["invalid option files:", "'..'"]),
+    (
+        "one column for time and value",
+        ["--time-column", "close", "--value-column", "close"],
+        1,
+        ["the time, value and series columns must differ"],
+    ),
+    ("unknown time format", ["--time-format", "minutes"], 1, ["invalid option time_format"]),
+    ("unknown time zone", ["--timezone", "Mars/Base"], 1, ["unknown time zone 'Mars/Base'"]),
+    ("no lags", ["--lags", "0"], 1, ["invalid option lags"]),
+    (
+        "fewer lags than max_features",
+        ["--lags", "3"],
+        1,
+        ["feat (max_features) 5 is larger than the 3 features"],
+    ),
+    (
+        "value column not in the files",
+        ["--value-column", "vwap"],
+        1,
+        ["TCS: raw/TCS_minute_data_with_indicators.csv: missing column(s) ['vwap']"],
+    ),
     ("zero timeout", ["--timeout", "0"], 1, ["timeout_s", "greater than 0"]),
 ]
 
