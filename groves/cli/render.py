@@ -11,10 +11,12 @@ from groves.cli.common import console, err
 
 def print_summary(summary: dict[str, Any]) -> None:
     """Per-stock test MSE vs persistence, and the timing totals."""
-    from groves.reporting.summary import stock_table_rows, timing_rows
+    from groves.reporting.summary import forecast_label, stock_table_rows, timing_rows
 
     rows = stock_table_rows(summary)
-    table = Table(title=f"run {summary['run_id']}: test MSE vs persistence")
+    label = forecast_label(summary)
+    title = f"run {summary['run_id']}: test MSE vs persistence" + (f" ({label})" if label else "")
+    table = Table(title=title)
     for column in rows[0] if rows else ["stock"]:
         table.add_column(column)
     for row in rows:

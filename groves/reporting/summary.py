@@ -82,6 +82,18 @@ def stock_table_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def forecast_label(summary: dict[str, Any]) -> str:
+    """What was forecast, when it is not the default (the next minute's TYPPRICE)."""
+    forecast = summary.get("forecast")
+    if not forecast or (forecast["horizon"] == 1 and forecast["value"] == "TYPPRICE"):
+        return ""
+    steps = forecast["horizon"]
+    return (
+        f"{forecast['value']} {steps} step(s) ahead from {forecast['lags']} lags; "
+        f"persistence = the last known value, {steps} step(s) before the target"
+    )
+
+
 TIMING_COLUMNS = ("Invocation", "Computation", "I/O")
 MARKDOWN_STOCK_ROWS = 25  # the scores table artifact lists every stock
 
@@ -130,14 +142,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"`{summary['executor']}` executor in {summary['timing']['wall_s']:.1f} s · "
         f"invocations: {executed} executed, {reused} reused from earlier runs",
     ]
-    forecast = summary.get("forecast")
-    if forecast and (forecast["horizon"] != 1 or forecast["value"] != "TYPPRICE"):
-        lines += [
-            "",
-            f"Forecast: `{forecast['value']}` {forecast['horizon']} step(s) ahead from "
-            f"{forecast['lags']} lags; persistence = the last known value, "
-            f"{forecast['horizon']} step(s) before the target.",
-        ]
+    label = forecast_label(summary)
+    if label:
+        lines += ["", f"Forecast: {label}."]
     if ok:
         lines += [
             "",
