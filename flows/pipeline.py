@@ -20,7 +20,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from groves.config import RunConfig
-from groves.inputs import resolve_stocks
+from groves.inputs import InputCheck, UnusableSeriesError, check_series
 from groves.reporting.summary import summarize_run
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
@@ -37,17 +37,43 @@ PROGRESS_LISTENERS: list[Callable[[str, int, int], None]] = []
 
 def check_inputs(config: RunConfig) -> tuple[Storage, dict[str, str]]:
     """What can be checked before a run starts (the CLI calls it before starting Prefect):
-    the store is reachable, every stock has a raw file, and every stage's events are valid.
+    the store is reachable, every series is there and looks usable (`groves.inputs`), and
+    every stage's events are valid. Up to ``config.tolerate`` unusable series are left out.
 
     Returns:
-        The store, and each stock's input identity (in run order).
+        The store, and each usable series' input identity (in run order).
+
+    Raises:
+        GrovesError: more unusable series than tolerated (each named, with what to fix).
     """
+    store, check = check_run_inputs(config)
+    return store, check.series
+
+
+def check_run_inputs(config: RunConfig) -> tuple[Storage, InputCheck]:
+    """`check_inputs`, also returning the series left out and why."""
     store = open_storage(config.store)
-    inputs = resolve_stocks(store, config.stocks)
-    first, input_id = next(iter(inputs.items()))
+    check = check_series(
+        store,
+        config.input,
+        config.stocks,
+        config.feature_spec,
+        config.indicator_columns,
+    )
+    if check.problems and (len(check.problems) > config.tolerate or not check.series):
+        count = len(check.problems)
+        allowed = f" (--tolerate {config.tolerate})" if config.tolerate else ""
+        headline = (
+            f"{count} series cannot be used{allowed}: fix them, leave them out with "
+            f"--stocks, or run the rest with --tolerate {count}"
+            if check.series
+            else f"none of the {count} series can be used: fix them"
+        )
+        raise UnusableSeriesError(headline, check.problems)
+    first, input_id = next(iter(check.series.items()))
     for stage in config.stages.names:  # events differ between stocks only by the name
         plan_stage(stage, first, config, input_id)
-    return store, inputs
+    return store, check
 
 
 @flow(name="forecast-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=64))
@@ -55,16 +81,21 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     """Process, grid-search, train and test every stock, then report the timings."""
     # Overrides are validated with the rest (a misspelt field is an error, not ignored).
     config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
-    store, inputs = check_inputs(config)
+    store, check = check_run_inputs(config)
+    inputs, rejected = check.series, dict(check.problems)
     run_id = config.resolved_run_id
-    get_run_logger().info(
-        "run %s: %d stock(s), %s pipeline, %s executor, store %s",
+    logger = get_run_logger()
+    logger.info(
+        "run %s: %d stock(s), %s pipeline, %s executor, store %s, input %s",
         run_id,
         len(inputs),
         config.pipeline,
         config.executor,
         store.url,
+        config.input.describe(),
     )
+    for name, problem in rejected.items():
+        logger.warning("left out %s (tolerated): %s", name, problem)
     if config.executor == "lambda":
         ensure_concurrency_limit(config.max_in_flight)
     executor = make_executor(
@@ -78,7 +109,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
     runtime.progress.listeners.append(ui_progress)
     started = time.time()
-    stocks = list(inputs)
+    stocks = [*inputs, *(name for name in rejected if name not in inputs)]
     try:  # whatever fails, the executor and the progress thread are closed
         with registered(runtime):
             store.put_json(
@@ -87,6 +118,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             )
             chains = drive_stocks(config, inputs)
             stage_results, failed = collect(config, chains)
+            failed.update({name: f"input: {problem}" for name, problem in rejected.items()})
             timing = report_timing(run_id, started)
             timing["report"] = report_analysis(run_id)
     finally:

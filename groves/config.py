@@ -14,8 +14,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambda_functions import defaults
-from lambda_functions.events import MAX_GROVES, MAX_TREES, Grid, ModelCodec
-from lambda_functions.names import safe_part, safe_stock
+from lambda_functions.events import (
+    ADDED_FIELDS,
+    LEAST_ROWS,
+    MAX_GROVES,
+    MAX_HORIZON,
+    MAX_LAGS,
+    MAX_TREES,
+    SCALE_FREE_INDICATORS,
+    Grid,
+    ModelCodec,
+)
+from lambda_functions.features import MIN_ROWS, FeatureSpec
+from lambda_functions.inputs import InputSpec
+from lambda_functions.names import safe_part, safe_series
 from lambda_functions.stages import DEFAULT_PIPELINE, PIPELINES, Pipeline, Shape
 
 DEFAULT_DATA_DIR = "groves-data"
@@ -43,6 +55,12 @@ class RunConfig(BaseModel):
     target: Literal["change", "level"] = "change"
     seed: int = Field(defaults.RUN_SEED, ge=0, le=2**31 - 1)
     model_codec: ModelCodec = defaults.MODEL_CODEC
+    # The input description (a section of its own: `lambda_functions.inputs.InputSpec`)
+    # and the feature options; the defaults are the Kaggle data's and the original's.
+    input: InputSpec = InputSpec()
+    lags: int = Field(defaults.N_LAGS, ge=1, le=MAX_LAGS)
+    horizon: int = Field(1, ge=1, le=MAX_HORIZON)
+    min_rows: int = Field(MIN_ROWS, ge=LEAST_ROWS)
     executor: Literal["local", "lambda"] = "local"
     run_id: str | None = None
     function_prefix: str = "groves-"
@@ -64,7 +82,7 @@ class RunConfig(BaseModel):
             raise ValueError("stocks is empty: name at least one, or omit it to use every file")
         if len(set(value)) != len(value):
             raise ValueError("stocks lists a stock more than once")
-        return tuple(safe_stock(s) for s in value)
+        return tuple(safe_series(s) for s in value)
 
     @field_validator("run_id")
     @classmethod
@@ -115,7 +133,35 @@ class RunConfig(BaseModel):
         )
         if self.pipeline != DEFAULT_PIPELINE:  # default runs keep their earlier run ids
             options["pipeline"] = self.pipeline
+        options.update(self._added_options())
         return options
+
+    def _added_options(self) -> dict[str, Any]:
+        """The input and feature options that differ from their defaults (at the defaults,
+        run ids and events are what they were before these options existed)."""
+        changed: dict[str, Any] = {}
+        for name in ADDED_FIELDS:
+            value = getattr(self, name)
+            if value != type(self).model_fields[name].default:
+                changed[name] = value
+        if "input" in changed:
+            changed["input"] = self.input.model_dump(mode="json", exclude_defaults=True)
+        return changed
+
+    @property
+    def indicator_columns(self) -> tuple[str, ...]:
+        """The raw columns read besides time and value (``--features indicators``)."""
+        return SCALE_FREE_INDICATORS if self.features == "indicators" else ()
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The processed tables' columns and the rows a series needs."""
+        return FeatureSpec(
+            value=self.input.value_column,
+            lags=self.lags,
+            horizon=self.horizon,
+            min_rows=self.min_rows,
+        )
 
     @property
     def resolved_run_id(self) -> str:
@@ -140,6 +186,7 @@ class RunConfig(BaseModel):
             "table_format": self.table_format,
             "features": self.features,
             "target": self.target,
+            **self._added_options(),
         }
         if self.executor == "local":
             base["n_jobs"] = 1

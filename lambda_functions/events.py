@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lambda_functions import defaults
 from lambda_functions.errors import InvalidEventError, UnsafeNameError
-from lambda_functions.names import safe_part, safe_stock, stock_from_raw_file
+from lambda_functions.features import MIN_ROWS, FeatureSpec
+from lambda_functions.inputs import DEFAULT_FILES, RAW_PREFIX, InputSpec
+from lambda_functions.names import safe_part, safe_series, stock_from_raw_file
 
 # Indicators usable as extra features. All are scale-free (bounded oscillators, ratios or
 # changes), so they mean the same at any price level and suit the relative target.
@@ -41,6 +43,12 @@ MAX_CELLS = 100
 MAX_GROVES = 1000
 MAX_TREES = 5000
 N_LAGS = defaults.N_LAGS
+MAX_LAGS = 1000
+MAX_HORIZON = 100_000
+LEAST_ROWS = 20  # the smallest min_rows: a 64/16/20 split of 20 rows is 12/4/4
+# Fields added after the first event schema: left out of fingerprints at their defaults, so
+# receipts written before them still stand for the same invocations.
+ADDED_FIELDS = ("input", "lags", "horizon", "min_rows")
 
 
 class Grid(BaseModel):
@@ -92,6 +100,12 @@ class BaseEvent(BaseModel):
     features: Literal["lags", "indicators"] = "lags"
     indicators: tuple[str, ...] | None = None
     target: Literal["change", "level"] = "change"
+    # The input description and the feature options (every stage builds or reads the same
+    # feature columns): `lambda_functions.inputs`, `lambda_functions.features.FeatureSpec`.
+    input: InputSpec = InputSpec()
+    lags: int = Field(N_LAGS, ge=1, le=MAX_LAGS)
+    horizon: int = Field(1, ge=1, le=MAX_HORIZON)
+    min_rows: int = Field(MIN_ROWS, ge=LEAST_ROWS)
     n_jobs: int | None = Field(None, ge=-1)
     attempt: int = Field(1, ge=1, le=100)
     input_id: str | None = Field(None, max_length=200)
@@ -142,9 +156,19 @@ class BaseEvent(BaseModel):
         return self.indicators or SCALE_FREE_INDICATORS
 
     @property
+    def feature_spec(self) -> FeatureSpec:
+        """The processed tables' columns and the rows they need."""
+        return FeatureSpec(
+            value=self.input.value_column,
+            lags=self.lags,
+            horizon=self.horizon,
+            min_rows=self.min_rows,
+        )
+
+    @property
     def n_features(self) -> int:
         """How many model features this configuration builds."""
-        lags = N_LAGS + (1 if self.target == "level" else 0)
+        lags = self.lags + (1 if self.target == "level" else 0)
         return lags + len(self.indicator_columns)
 
     @model_validator(mode="after")
@@ -165,6 +189,9 @@ class BaseEvent(BaseModel):
     def fingerprint(self) -> str:
         """A hash of everything that determines this invocation's outputs."""
         data = self.model_dump(mode="json", exclude={"attempt", "n_jobs", "invoked_at"})
+        for name in ADDED_FIELDS:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                del data[name]
         data["__function__"] = type(self).__name__
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -192,7 +219,7 @@ class StockEvent(BaseEvent):
     @field_validator("stock")
     @classmethod
     def _stock(cls, value: str) -> str:
-        return safe_stock(value)
+        return safe_series(value)
 
 
 class ProcessingEvent(BaseEvent):
@@ -222,14 +249,28 @@ class ProcessingEvent(BaseEvent):
                 "'inbucket', 'outbucket' and 'file'"
             )
         if self.file is not None:
-            derived = stock_from_raw_file(self.file)
+            derived = self._stock_of_file()
             if self.stock is not None and self.stock != derived:
                 raise ValueError(f"'stock' {self.stock!r} does not match 'file' {self.file!r}")
         elif self.stock is None:
             raise ValueError("missing 'stock' (or the seed's 'file')")
         else:
-            safe_stock(self.stock)
+            safe_series(self.stock)
         return self
+
+    def _stock_of_file(self) -> str:
+        """The stock a ``file`` (relative to ``raw/``) holds under the input's template."""
+        file = self.file or ""
+        if self.input.files == DEFAULT_FILES:
+            return stock_from_raw_file(file)
+        if self.input.long:
+            raise ValueError("'file' names one series' file; a long-format input has none")
+        derived = self.input.series_of(RAW_PREFIX + file)
+        if derived is None:
+            raise ValueError(
+                f"'file' {file!r} does not follow the input's template {self.input.files!r}"
+            )
+        return derived
 
     @property
     def seed_mode(self) -> bool:
@@ -237,7 +278,7 @@ class ProcessingEvent(BaseEvent):
 
     @property
     def stock_name(self) -> str:
-        return self.stock or stock_from_raw_file(self.file or "")
+        return self.stock or self._stock_of_file()
 
 
 class ParampredsEvent(StockEvent):
@@ -352,7 +393,8 @@ def _check_feat(feat: int, n_features: int) -> None:
     if feat > n_features:
         raise ValueError(
             f"feat (max_features) {feat} is larger than the {n_features} features this "
-            'configuration builds; lower it or add features ("features": "indicators")'
+            'configuration builds; lower it or add features ("lags", or "features": '
+            '"indicators")'
         )
 
 

@@ -1,111 +1,106 @@
-"""Raw Kaggle minute data -> clean, lagged, split tables.
-
-Only the needed columns are read (by name, in any order), streamed through pyarrow's CSV
-reader so a 650 MB file never sits in memory whole.
-"""
+"""A raw series -> clean, lagged, split tables (reading raw files: `lambda_functions.readers`)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from lambda_functions import defaults
 from lambda_functions.errors import InputDataError
+from lambda_functions.inputs import InputSpec
+from lambda_functions.readers import csv_table, finish, to_frame
 
 DATE = "date"
 PRICE = "TYPPRICE"
 TARGET = "TYPPRICE_TARGET"
 N_LAGS = defaults.N_LAGS
 LAGS = tuple(f"TYPPRICE_LAG_{k}" for k in range(1, N_LAGS + 1))
-MIN_ROWS = 1000  # usable rows (about 3 trading days): fewer cannot feed a 64/16/20 split
+MIN_ROWS = 1000  # usable rows (about 3 trading days of minutes) for a 64/16/20 split
 TIMEZONE = "Asia/Kolkata"
 SEED_RANDOM_STATE = 2019  # the seed's train_test_split random_state
-_PEEK = 1 << 16
 
 
 def read_raw(stream: BinaryIO, name: str, indicators: Sequence[str] = ()) -> pd.DataFrame:
-    """Read ``date``, ``TYPPRICE`` and the named indicator columns from a raw CSV stream.
+    """Read ``date``, ``TYPPRICE`` and the named indicator columns from a Kaggle CSV stream.
 
-    Args:
-        stream: the raw file, opened for binary reading.
-        name: the file's name, for error messages.
-        indicators: extra columns to keep.
+    Other inputs: `lambda_functions.readers.read_series` with an `InputSpec`.
 
     Returns:
         A frame indexed by tz-aware ``date`` (IST), sorted, without duplicate timestamps.
 
     Raises:
         InputDataError: the file is empty, compressed, binary, not comma-separated, lacks a
-            column, or holds a value that is not a number or not a timestamp with offset.
+            column, or holds a value that is not a number or not a timestamp.
     """
-    reader = io.BufferedReader(_Raw(stream), buffer_size=_PEEK * 2)
-    head = reader.peek(_PEEK)[:_PEEK]
-    header = _check_header(head, name)
-    columns = [c.strip() for c in header]
-    wanted = [DATE, PRICE, *indicators]
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise InputDataError(
-            f"{name}: missing column(s) {missing}; the file has {len(columns)} columns "
-            f"(first: {columns[:5]}). Expected the Kaggle schema with 'date' and 'TYPPRICE'"
-        )
-    # Read by the header's own spelling (it may pad names with spaces), then rename.
-    as_written = {c.strip(): c for c in header}
-    types = {as_written[DATE]: pa.timestamp("s", tz="UTC")}
-    types.update({as_written[c]: pa.float64() for c in wanted[1:]})
-    try:
-        table = pacsv.read_csv(
-            reader,
-            read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=[as_written[c] for c in wanted],
-                column_types=types,
-                strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
-        raise InputDataError(_explain_arrow_error(name, str(exc), columns)) from None
-    frame = table.to_pandas()
-    frame.columns = [c.strip() for c in frame.columns]
-    if frame.empty:
+    spec = InputSpec()
+    types = {c: pa.float64() for c in (PRICE, *indicators)}
+    types[DATE] = pa.string()
+    table = csv_table(stream, name, types)
+    if table.num_rows == 0:
         raise InputDataError(f"{name}: the file has a header but no data rows")
-    empty = [c for c in wanted[1:] if frame[c].isna().all()]
-    if empty:
-        raise InputDataError(
-            f"{name}: column(s) {empty} have no values (every row is empty or NaN); "
-            "export the file again with those columns filled in"
-        )
-    if frame[DATE].isna().any():
-        raise InputDataError(f"{name}: {int(frame[DATE].isna().sum())} row(s) have no date")
-    values = frame[wanted[1:]].to_numpy()
-    if np.isinf(values).any():
-        bad = frame.columns[1:][np.isinf(values).any(axis=0)].tolist()
-        raise InputDataError(
-            f"{name}: infinite values in column(s) {bad}; replace them with a number or "
-            "leave the field empty"
-        )
-    frame[DATE] = frame[DATE].dt.tz_convert(TIMEZONE)
-    frame = frame.sort_values(DATE, kind="stable").drop_duplicates(DATE, keep="first")
-    return frame.set_index(DATE)
+    frame = to_frame(table, name, spec, indicators)
+    return finish(frame, name, spec, indicators)
 
 
-def build_features(raw: pd.DataFrame, name: str, indicators: Sequence[str] = ()) -> pd.DataFrame:
-    """Add TYPPRICE lags 1..10 and the next-minute target; drop rows with any NaN."""
-    frame = raw[[PRICE, *indicators]].copy()
-    lags = {lag: frame[PRICE].shift(k) for k, lag in enumerate(LAGS, start=1)}
-    frame = pd.concat([frame[[PRICE]], pd.DataFrame(lags), frame[list(indicators)]], axis=1)
-    frame[TARGET] = frame[PRICE].shift(-1)
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the model sees of a series: its value column, how many lags, how far ahead.
+
+    Columns of a processed table: the value, its lags ``{value}_LAG_1..N`` and the target
+    ``{value}_TARGET``, the value ``horizon`` rows later. The defaults are the original's
+    (TYPPRICE, 10 lags, the next minute)."""
+
+    value: str = PRICE
+    lags: int = N_LAGS
+    horizon: int = 1
+    min_rows: int = MIN_ROWS
+
+    @property
+    def price(self) -> str:
+        return self.value
+
+    @property
+    def lag_columns(self) -> tuple[str, ...]:
+        return tuple(f"{self.value}_LAG_{k}" for k in range(1, self.lags + 1))
+
+    @property
+    def target(self) -> str:
+        return f"{self.value}_TARGET"
+
+    @property
+    def raw_rows_needed(self) -> int:
+        """Raw rows (with values) a series needs: lags before, horizon after, min_rows used."""
+        return self.lags + self.horizon + self.min_rows
+
+
+DEFAULT_FEATURES = FeatureSpec()
+
+
+def build_features(
+    raw: pd.DataFrame,
+    name: str,
+    indicators: Sequence[str] = (),
+    spec: FeatureSpec = DEFAULT_FEATURES,
+) -> pd.DataFrame:
+    """Add the value's lags 1..N and its value ``horizon`` rows ahead (the target); drop
+    rows with any NaN."""
+    value = spec.value
+    frame = raw[[value, *indicators]].copy()
+    lags = {lag: frame[value].shift(k) for k, lag in enumerate(spec.lag_columns, start=1)}
+    frame = pd.concat([frame[[value]], pd.DataFrame(lags), frame[list(indicators)]], axis=1)
+    frame[spec.target] = frame[value].shift(-spec.horizon)
     frame = frame.dropna()
-    if len(frame) < MIN_ROWS:
+    if len(frame) < spec.min_rows:
+        ahead = "" if spec.horizon == 1 else f" and a target {spec.horizon} rows ahead"
         raise InputDataError(
             f"{name}: only {len(frame)} usable rows after dropping empty values and building "
-            f"{N_LAGS} lags; at least {MIN_ROWS} (about 3 trading days) are needed"
+            f"{spec.lags} lags{ahead}; at least {spec.min_rows} are needed (--min-rows: "
+            f"{spec.raw_rows_needed} rows with values in all; lower it for short series)"
         )
     return frame
 
@@ -134,67 +129,3 @@ def split_frame(frame: pd.DataFrame, how: str = "chronological") -> dict[str, pd
         train, val = train_test_split(rest, test_size=0.2, random_state=SEED_RANDOM_STATE)
         return {"training": train, "validation": val, "testing": test}
     raise ValueError(f"unknown split {how!r}; use 'chronological' or 'random'")
-
-
-def _check_header(head: bytes, name: str) -> list[str]:
-    if not head:
-        raise InputDataError(f"{name}: the file is empty; upload the Kaggle CSV again")
-    if head[:2] == b"\x1f\x8b":
-        raise InputDataError(f"{name}: the file is gzip-compressed; decompress it (gunzip) first")
-    if head[:4] == b"PK\x03\x04":
-        raise InputDataError(f"{name}: the file is a zip archive; extract the CSV first")
-    if b"\x00" in head:
-        raise InputDataError(f"{name}: the file is binary, not a text CSV")
-    head = head.removeprefix(b"\xef\xbb\xbf")
-    try:
-        first = head.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    except UnicodeDecodeError:
-        raise InputDataError(
-            f"{name}: the header is not UTF-8 text; save it as UTF-8 CSV"
-        ) from None
-    columns = [c.strip('"') for c in first.split(",")]
-    if len(columns) == 1:
-        for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if sep in first:
-                raise InputDataError(
-                    f"{name}: columns are separated by {label}, not commas; "
-                    "save the file as comma-separated CSV"
-                )
-    stripped = [c.strip() for c in columns]
-    duplicated = sorted({c for c in stripped if stripped.count(c) > 1})
-    if duplicated:
-        raise InputDataError(f"{name}: duplicated column name(s) {duplicated}; keep one of each")
-    return columns
-
-
-def _explain_arrow_error(name: str, message: str, columns: list[str]) -> str:
-    detail = message.splitlines()[0]
-    if "timestamp" in message:
-        return (
-            f"{name}: a 'date' value is not a timestamp with a UTC offset ({detail}); "
-            "expected e.g. 2015-02-02 09:15:00+05:30"
-        )
-    if "double" in message:
-        return f"{name}: a numeric column holds a value that is not a number ({detail})"
-    if "Expected" in message and "columns" in message:
-        return f"{name}: rows have different numbers of fields ({detail}); fix the malformed rows"
-    return f"{name}: cannot parse the CSV ({detail})"
-
-
-class _Raw(io.RawIOBase):
-    """Lets any readable binary stream sit under an `io.BufferedReader` (for ``peek``)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()

@@ -1,10 +1,12 @@
 """Groves: small random forests, their features, seeds and scores.
 
-The default target is the next minute's change relative to the current TYPPRICE, with the
-lags expressed relative to it too. Trees cannot extrapolate, so a forest fit on price
-levels fails whenever test prices leave the training range (as they do in a
-chronological split); the relative form does not. Predictions are always returned as
-price levels, so aggregation and MSE are the same for both formulations.
+The default target is the change from the current value to the value ``horizon`` rows
+later (the next minute's TYPPRICE by default), with the lags expressed relative to the
+current value too (`lambda_functions.features.FeatureSpec` names the columns). Trees
+cannot extrapolate, so a forest fit on price levels fails whenever test prices leave the
+training range (as they do in a chronological split); the relative form does not.
+Predictions are always returned as price levels, so aggregation and MSE are the same for
+both formulations.
 ``target="level"`` reproduces the seed's formulation (TYPPRICE and its 10 lags).
 """
 
@@ -25,7 +27,7 @@ from joblib.parallel import ParallelBackendBase
 from sklearn.ensemble import RandomForestRegressor
 
 from lambda_functions.errors import MissingOutputError
-from lambda_functions.features import LAGS, PRICE, TARGET
+from lambda_functions.features import DEFAULT_FEATURES, TARGET, FeatureSpec
 
 N_JOBS_ENV = "GROVES_N_JOBS"
 
@@ -110,11 +112,14 @@ def _threads(n_jobs: int | None) -> AbstractContextManager[Any]:
 
 
 def feature_matrix(
-    frame: pd.DataFrame, target: str, indicators: Sequence[str] = ()
+    frame: pd.DataFrame,
+    target: str,
+    indicators: Sequence[str] = (),
+    spec: FeatureSpec = DEFAULT_FEATURES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (X as float32, base price as float64) for a processed table."""
-    price = frame[PRICE].to_numpy(dtype=np.float64)
-    lags = frame[list(LAGS)].to_numpy(dtype=np.float64)
+    price = frame[spec.price].to_numpy(dtype=np.float64)
+    lags = frame[list(spec.lag_columns)].to_numpy(dtype=np.float64)
     extra = frame[list(indicators)].to_numpy(dtype=np.float64)
     if target == "level":
         x = np.column_stack([price, lags, extra])
@@ -123,10 +128,12 @@ def feature_matrix(
     return np.ascontiguousarray(x, dtype=np.float32), price
 
 
-def target_vector(frame: pd.DataFrame, target: str) -> np.ndarray:
-    """What a grove is fit on: the next price level, or the next change."""
-    y = frame[TARGET].to_numpy(dtype=np.float64)
-    return y if target == "level" else y - frame[PRICE].to_numpy(dtype=np.float64)
+def target_vector(
+    frame: pd.DataFrame, target: str, spec: FeatureSpec = DEFAULT_FEATURES
+) -> np.ndarray:
+    """What a grove is fit on: the level ``horizon`` rows ahead, or the change until then."""
+    y = frame[spec.target].to_numpy(dtype=np.float64)
+    return y if target == "level" else y - frame[spec.price].to_numpy(dtype=np.float64)
 
 
 def fit_grove(
@@ -139,9 +146,10 @@ def fit_grove(
     n_estimators: int,
     random_state: int,
     n_jobs: int,
+    spec: FeatureSpec = DEFAULT_FEATURES,
 ) -> RandomForestRegressor:
     """Fit one grove (a RandomForestRegressor) on a processed training table."""
-    x, _ = feature_matrix(train, target, indicators)
+    x, _ = feature_matrix(train, target, indicators, spec)
     model = RandomForestRegressor(
         n_estimators=n_estimators,
         max_features=feat,
@@ -150,19 +158,25 @@ def fit_grove(
         n_jobs=n_jobs,
     )
     with _threads(n_jobs):
-        model.fit(x, target_vector(train, target))
+        model.fit(x, target_vector(train, target, spec))
     return model
 
 
 def predict_levels(
-    model: RandomForestRegressor, frame: pd.DataFrame, *, target: str, indicators: Sequence[str]
+    model: RandomForestRegressor,
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    indicators: Sequence[str],
+    spec: FeatureSpec = DEFAULT_FEATURES,
 ) -> pd.DataFrame:
-    """Predict next-minute TYPPRICE levels, as a frame with the seed's column."""
-    x, price = feature_matrix(frame, target, indicators)
+    """Predict the levels ``horizon`` rows ahead, in the target column (the seed's
+    ``TYPPRICE_TARGET`` by default)."""
+    x, price = feature_matrix(frame, target, indicators, spec)
     with _threads(model.n_jobs):
         yhat = model.predict(x).astype(np.float64)
     levels = yhat if target == "level" else price + yhat
-    return pd.DataFrame({TARGET: levels}, index=frame.index)
+    return pd.DataFrame({spec.target: levels}, index=frame.index)
 
 
 def mse(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -171,9 +185,11 @@ def mse(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean((actual - predicted) ** 2))
 
 
-def mean_prediction(preds: Sequence[pd.DataFrame], index: pd.Index) -> np.ndarray:
-    """The mean of several groves' predictions, aligned to ``index``."""
-    stacked = np.column_stack([p[TARGET].reindex(index).to_numpy() for p in preds])
+def mean_prediction(
+    preds: Sequence[pd.DataFrame], index: pd.Index, column: str = TARGET
+) -> np.ndarray:
+    """The mean of several groves' predictions (their ``column``), aligned to ``index``."""
+    stacked = np.column_stack([p[column].reindex(index).to_numpy() for p in preds])
     if np.isnan(stacked).any():
         raise MissingOutputError(
             "grove predictions do not cover the evaluation rows: the processed data changed "

@@ -9,6 +9,11 @@ Two layouts share one relative tree per stock (the seed's "S3 Bucket File Struct
   each stock's tree at the root of its own bucket ``{stock}-ds5110s3bucket``, the timing
   tables in ``ds5110s3/timingmetrics/``. Tables are CSV, and each worker also writes the
   original's runtime ``.txt`` files (`StockSpace.runtimes_dir`).
+
+Stocks (series) are named as given everywhere except in keys, which spell them with
+`lambda_functions.names.series_key` (``NIFTY 50`` -> ``stocks/NIFTY~2050/``); Kaggle
+symbols are their own keys. Raw file names hold the name as given (the Kaggle files are
+called ``NIFTY 50_minute_data_with_indicators.csv``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lambda_functions.names import RAW_SUFFIX, safe_part, safe_stock
+from lambda_functions.names import RAW_SUFFIX, safe_part, safe_series, safe_stock, series_key
 
 TableFormat = Literal["parquet", "csv"]
 SPLITS = ("training", "validation", "testing")
@@ -33,8 +38,10 @@ def seed_bucket(stock: str) -> str:
 
 
 def raw_key(stock: str) -> str:
-    """A stock's raw Kaggle file, relative to the store root (or the seed's main bucket)."""
-    return f"raw/{safe_stock(stock)}{RAW_SUFFIX}"
+    """A stock's raw Kaggle file, relative to the store root (or the seed's main bucket).
+
+    Other file-name templates: `lambda_functions.inputs.InputSpec.file_key`."""
+    return f"raw/{safe_series(stock)}{RAW_SUFFIX}"
 
 
 def cell_name(feat: int, samp: int) -> str:
@@ -50,7 +57,7 @@ def timing_table_file(name: str) -> str:
 class StockSpace:
     """The keys of one stock's outputs (relative to its bucket, or the run's root)."""
 
-    stock: str
+    stock: str  # the name as given; keys spell it with `series_key`
     table_format: TableFormat
     prefix: str = ""  # run layout: runs/{run}/stocks/{STOCK}/
 
@@ -64,7 +71,7 @@ class StockSpace:
     def processed(self, split: str) -> str:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-        return self.key(f"processed/{split}/{self.stock}.{self.ext}")
+        return self.key(f"processed/{split}/{series_key(self.stock)}.{self.ext}")
 
     def params_dir(self) -> str:
         """The grid search: a folder per cell."""
@@ -125,7 +132,7 @@ class RunLayout:
         return f"runs/{safe_part(self.run_id, 'run id')}/"
 
     def stock_prefix(self, stock: str) -> str:
-        return f"{self.run_prefix()}stocks/{safe_stock(stock)}/"
+        return f"{self.run_prefix()}stocks/{series_key(stock)}/"
 
     def receipts_prefix(self, function: str | None = None) -> str:
         """The run's receipts, or one function's."""
@@ -142,7 +149,7 @@ class RunLayout:
         if outlives_run:
             run = safe_part(self.run_id, "run id")
             return f"receipts/{safe_part(function, 'function')}/{run}.json"
-        owner = safe_stock(stock) if stock else RUN_LEVEL_OWNER
+        owner = series_key(stock) if stock else RUN_LEVEL_OWNER
         return f"{self.receipts_prefix(function)}{owner}/{safe_part(unit, 'invocation unit')}.json"
 
     def config_key(self) -> str:
@@ -180,7 +187,7 @@ class SeedLayout:
     seed_mode = True
 
     def stock_prefix(self, stock: str) -> str:
-        safe_stock(stock)
+        safe_series(stock)
         return ""
 
     def receipts_prefix(self, function: str | None = None) -> str:

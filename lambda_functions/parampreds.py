@@ -26,8 +26,15 @@ def train_cell_grove(ctx: WorkContext) -> dict[str, Any]:
         n_estimators=event.n_estimators,
         random_state=seed,
         n_jobs=resolve_n_jobs(event.n_jobs),
+        spec=event.feature_spec,
     )
-    preds = predict_levels(model, valid, target=event.target, indicators=event.indicator_columns)
+    preds = predict_levels(
+        model,
+        valid,
+        target=event.target,
+        indicators=event.indicator_columns,
+        spec=event.feature_spec,
+    )
     write_table(ctx.store, ctx.space.cell_preds(event.feat, event.samp, event.pred_num), preds)
     return {"random_state": seed, "train_rows": len(train), "valid_rows": len(valid)}
 

@@ -8,7 +8,6 @@ import pandas as pd
 
 from lambda_functions.errors import MissingOutputError
 from lambda_functions.events import PredmsesEvent
-from lambda_functions.features import PRICE, TARGET
 from lambda_functions.forests import mean_prediction, mse
 from lambda_functions.layout import cell_name
 from lambda_functions.tables import read_table
@@ -20,8 +19,9 @@ def score_cells(ctx: WorkContext) -> dict[str, Any]:
     event: PredmsesEvent = ctx.event
     space = ctx.space
     assert space is not None
+    spec = event.feature_spec
     valid = read_table(ctx.store, space.processed("validation"))
-    actual = valid[TARGET].to_numpy()
+    actual = valid[spec.target].to_numpy()
     scores: dict[str, float] = {}
     for feat, samp in event.cells:
         preds = []
@@ -33,14 +33,17 @@ def score_cells(ctx: WorkContext) -> dict[str, Any]:
                     f"({key}); rerun parampreds for pred_num={n} first"
                 )
             preds.append(read_table(ctx.store, key))
-        scores[cell_name(feat, samp)] = mse(actual, mean_prediction(preds, valid.index))
+        scores[cell_name(feat, samp)] = mse(
+            actual, mean_prediction(preds, valid.index, spec.target)
+        )
     # Write only once every cell is scored, so a failure leaves no partial results.
     for feat, samp in event.cells:
         table = pd.DataFrame(
             {"feat": [feat], "samp": [samp], "mse": [scores[cell_name(feat, samp)]]}
         )
         ctx.store.put_text(space.cell_mse(feat, samp), table.to_csv(index=False))
-    persistence = mse(actual, valid[PRICE].to_numpy())
+    # Persistence: the last known value, ``horizon`` rows before the target.
+    persistence = mse(actual, valid[spec.price].to_numpy())
     return {"mse": scores, "persistence_mse": persistence}
 
 

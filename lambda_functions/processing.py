@@ -1,4 +1,7 @@
-"""processing: clean one stock's raw minute data into train / validation / test tables."""
+"""processing: clean one series' raw data into train / validation / test tables.
+
+The event's input description (`lambda_functions.inputs.InputSpec`) says where the raw
+data is and which columns to read; `lambda_functions.readers` reads it."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from typing import Any
 
 from lambda_functions.errors import InputDataError, ObjectNotFoundError
 from lambda_functions.events import ProcessingEvent
-from lambda_functions.features import build_features, read_raw, split_frame
-from lambda_functions.layout import SPLITS, RunLayout, SeedLayout, StockSpace, raw_key
+from lambda_functions.features import build_features, split_frame
+from lambda_functions.inputs import RAW_PREFIX, series_sources
+from lambda_functions.layout import SPLITS, RunLayout, SeedLayout, StockSpace
+from lambda_functions.readers import read_series
 from lambda_functions.stages import Stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
 from lambda_functions.tables import write_table
@@ -31,30 +36,43 @@ def resolve(stage: Stage, event: ProcessingEvent) -> WorkContext:
 
 
 def process_stock(ctx: WorkContext) -> dict[str, Any]:
-    """Read the raw file, build lags and target, split, write the three tables."""
+    """Read the raw series, build lags and target, split, write the three tables."""
     event: ProcessingEvent = ctx.event
     assert ctx.space is not None and ctx.raw_store is not None
-    key = f"raw/{event.file}" if event.file else raw_key(event.stock_name)
-    info = ctx.raw_store.head(key)
-    if info is None:
-        raise ObjectNotFoundError(key, ctx.raw_store.url)
-    if info.size == 0:
-        raise InputDataError(f"{key}: the file is empty; upload the Kaggle CSV again")
+    stock = event.stock_name
+    if event.seed_mode:  # the seed's main bucket: raw/{file}, nothing to look up
+        key = RAW_PREFIX + (event.file or "")
+        info = ctx.raw_store.head(key)
+        if info is None:
+            raise ObjectNotFoundError(key, ctx.raw_store.url)
+        sources = [info]
+    else:
+        try:
+            sources = series_sources(ctx.raw_store, event.input, stock, event.file)
+        except InputDataError:
+            if event.input.long:
+                raise
+            key = RAW_PREFIX + event.file if event.file else event.input.file_key(stock)
+            raise ObjectNotFoundError(key, ctx.raw_store.url) from None
+    if len(sources) == 1 and sources[0].size == 0:
+        raise InputDataError(f"{sources[0].key}: the file is empty; upload it again")
     started = time.perf_counter()
-    with ctx.raw_store.open_read(key) as stream:
-        raw = read_raw(stream, key, event.indicator_columns)
+    raw = read_series(ctx.raw_store, event.input, stock, sources, event.indicator_columns)
     # Parsing is interleaved with the streamed download; count it all as read time.
     ctx.extra_read_s += time.perf_counter() - started
-    ctx.extra_bytes_read += info.size
-    frame = build_features(raw, key, event.indicator_columns)
+    ctx.extra_bytes_read += raw.bytes_read
+    name = raw.keys[0] if len(raw.keys) == 1 else f"raw/{event.input.files}"
+    if event.input.long:
+        name += f" [{stock}]"
+    frame = build_features(raw.frame, name, event.indicator_columns, event.feature_spec)
     parts = split_frame(frame, event.split)
     for split in SPLITS:
         write_table(ctx.store, ctx.space.processed(split), parts[split])
     dates = {s: (str(p.index.min()), str(p.index.max())) for s, p in parts.items()}
     return {
-        "raw_key": key,
-        "raw_size": info.size,
-        "raw_etag": info.etag,
+        "raw_key": raw.keys[0] if len(raw.keys) == 1 else list(raw.keys),
+        "raw_size": sum(info.size for info in sources),
+        "raw_etag": sources[0].etag if len(sources) == 1 else None,
         "rows": {s: len(p) for s, p in parts.items()},
         "date_range": dates,
     }

@@ -54,8 +54,15 @@ def train_final_grove(ctx: WorkContext) -> dict[str, Any]:
         n_estimators=event.n_estimators,
         random_state=seed,
         n_jobs=resolve_n_jobs(event.n_jobs),
+        spec=event.feature_spec,
     )
-    preds = predict_levels(model, test, target=event.target, indicators=event.indicator_columns)
+    preds = predict_levels(
+        model,
+        test,
+        target=event.target,
+        indicators=event.indicator_columns,
+        spec=event.feature_spec,
+    )
     model.n_jobs = None  # do not pin the loader to this machine's cores
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=MODEL_CODECS[event.model_codec])

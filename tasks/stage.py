@@ -17,6 +17,7 @@ from prefect import task
 from prefect.context import TaskRunContext
 from prefect.runtime import task_run
 
+from lambda_functions.names import series_key
 from lambda_functions.stages import stage as registered
 from lambda_functions.worker import CODE_VERSION
 from tasks import runtime as runtimes
@@ -43,7 +44,7 @@ def receipts_key(runtime: Runtime, stage: str, stock: str, input_id: str) -> str
         if info is None:
             return None
         digest.update(f"|{inv.fingerprint}:{info.etag}".encode())
-    return f"groves-{stage}-{stock}-{digest.hexdigest()[:32]}"
+    return f"groves-{stage}-{series_key(stock)}-{digest.hexdigest()[:32]}"
 
 
 def stage_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ import typer
 
 from groves.cli import manage, results
 from groves.cli import run as running
-from groves.cli.common import State
+from groves.cli.common import State, follow_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Demo and test data.")
@@ -24,6 +24,7 @@ def main_options(
 ) -> None:
     """groves: distributed random-forest forecasting of many time series, on Prefect."""
     State.debug = debug
+    follow_terminal()
 
 
 app.command()(running.run)

@@ -15,6 +15,13 @@ console = Console()
 err = Console(stderr=True)
 
 
+def follow_terminal() -> None:
+    """Size the consoles from the terminal and ``$COLUMNS`` as they are now: rich reads
+    ``$COLUMNS`` once, when a console is made (here: at import)."""
+    for each in (console, err):
+        each.size = (None, None)  # type: ignore[assignment]  # None: measure on each use
+
+
 class State:
     """Global options (set by the app's callback)."""
 
@@ -86,7 +93,7 @@ def guard(fn: Any) -> Any:
         message = str(exc).strip().splitlines()
         if isinstance(exc, ValidationError):
             message = [
-                f"invalid option {e['loc'][-1] if e['loc'] else ''}: "
+                f"invalid option{' ' + str(e['loc'][-1]) if e['loc'] else 's'}: "
                 f"{e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             ]

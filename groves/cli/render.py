@@ -97,10 +97,12 @@ def fitted_table(
 
 def summary_tables(summary: Mapping[str, Any], wide: bool = False) -> list[Table]:
     """The scores and timing tables of a run summary."""
-    from groves.reporting.summary import scores_rows, timing_rows
+    from groves.reporting.summary import forecast_label, scores_rows, timing_rows
 
     rows = scores_rows(summary["stocks"], wide=wide)
-    tables = [fitted_table(f"run {summary['run_id']}: test MSE vs persistence", rows)]
+    label = forecast_label(summary)
+    title = f"run {summary['run_id']}: test MSE vs persistence" + (f" ({label})" if label else "")
+    tables = [fitted_table(title, rows)]
     actual = {r["stage"]: r for r in timing_rows(summary, "actual")}
     sequential = {r["stage"]: r for r in timing_rows(summary, "sequential")}
     timing = [

@@ -26,6 +26,8 @@ from groves.cli.common import (
 from groves.cli.render import print_summary
 from groves.config import DEFAULT_DATA_DIR, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
 from lambda_functions import defaults
+from lambda_functions.features import MIN_ROWS
+from lambda_functions.inputs import DEFAULT_FILES, DEFAULT_TIME_COLUMN, DEFAULT_VALUE_COLUMN
 from lambda_functions.stages import DEFAULT_PIPELINE
 
 
@@ -68,7 +70,55 @@ def run(
     features: Annotated[str, typer.Option(help="lags | indicators")] = "lags",
     target: Annotated[str, typer.Option(help="change | level")] = "change",
     seed: Annotated[int, typer.Option(help="Run seed.")] = defaults.RUN_SEED,
-    tolerate: Annotated[int, typer.Option(help="Complete despite up to N failed stocks.")] = 0,
+    files: Annotated[
+        str,
+        typer.Option(
+            help="Raw files under raw/: a template with {series} (one file per series), or "
+            "with --series-column one long-format file or folder. CSV (.gz too) or Parquet.",
+            rich_help_panel="Input",
+        ),
+    ] = DEFAULT_FILES,
+    series_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Long format: the column naming each row's series.", rich_help_panel="Input"
+        ),
+    ] = None,
+    time_column: Annotated[
+        str, typer.Option(help="The column of times.", rich_help_panel="Input")
+    ] = DEFAULT_TIME_COLUMN,
+    time_format: Annotated[
+        str,
+        typer.Option(
+            help="auto (ISO 8601 with or without offset, or epoch numbers by magnitude) "
+            "| iso | s | ms | us | ns",
+            rich_help_panel="Input",
+        ),
+    ] = "auto",
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="Zone to show times in (e.g. UTC). Default: ISO offsets in Asia/Kolkata, "
+            "epoch times in UTC.",
+            rich_help_panel="Input",
+        ),
+    ] = None,
+    value_column: Annotated[
+        str, typer.Option(help="The column to forecast.", rich_help_panel="Input")
+    ] = DEFAULT_VALUE_COLUMN,
+    lags: Annotated[
+        int, typer.Option(help="Lagged values as features.", rich_help_panel="Input")
+    ] = defaults.N_LAGS,
+    horizon: Annotated[
+        int, typer.Option(help="Forecast this many steps ahead.", rich_help_panel="Input")
+    ] = 1,
+    min_rows: Annotated[
+        int,
+        typer.Option(help="Usable rows a series needs (after lags).", rich_help_panel="Input"),
+    ] = MIN_ROWS,
+    tolerate: Annotated[
+        int, typer.Option(help="Complete despite up to N failed or unusable stocks.")
+    ] = 0,
     refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
     max_in_flight: Annotated[
         int, typer.Option(help="Cap on in-flight Lambda invocations.")
@@ -90,9 +140,18 @@ def run(
     def go() -> dict[str, Any]:
         from groves.config import RunConfig
         from lambda_functions.events import Grid
+        from lambda_functions.inputs import InputSpec
 
         kind = "local" if local else executor
-        if kind == "local" and "://" not in data:
+        source = InputSpec(
+            files=files,
+            series_column=series_column,
+            time_column=time_column,
+            time_format=time_format,
+            timezone=timezone,
+            value_column=value_column,
+        )
+        if kind == "local" and "://" not in data and source.is_default:
             ensure_demo_data(Path(data))
         config = RunConfig(
             store=data,
@@ -108,6 +167,10 @@ def run(
             features=features,
             target=target,
             seed=seed,
+            input=source,
+            lags=lags,
+            horizon=horizon,
+            min_rows=min_rows,
             executor=kind,
             run_id=run_id,
             tolerate=tolerate,
@@ -119,8 +182,15 @@ def run(
             credentials_block=credentials_block,
         )
         from flows.pipeline import check_inputs
+        from groves.inputs import UnusableSeriesError
+        from lambda_functions.errors import GrovesError
 
-        check_inputs(config)  # bad stocks, store or options fail here, before Prefect starts
+        try:  # bad stocks, store or options fail here, before Prefect starts
+            check_inputs(config)
+        except UnusableSeriesError as exc:
+            for name, problem in exc.problems.items():
+                err.print(f"[red]{name}[/]: {problem}", highlight=False, soft_wrap=True)
+            raise GrovesError(exc.headline) from None
         return run_with_progress(config)
 
     summary = guard(go)

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlparse
 
 from groves.config import RunConfig
 from groves.reporting.formatting import fixed, markdown_table, significant
+from lambda_functions.names import series_key
 from lambda_functions.stages import GRID
 
 
@@ -32,11 +33,13 @@ def summarize_run(
     pipeline = config.stages
     per_stock = []
     for stock in stocks:
+        # The display name (for tables and plots) and where its outputs are (stocks/{key}/).
+        names = {"stock": stock, "display_name": stock, "key": series_key(stock)}
         if stock in failed:
-            per_stock.append({"stock": stock, "status": "failed", "error": failed[stock]})
+            per_stock.append({**names, "status": "failed", "error": failed[stock]})
             continue
         results = {stage: out["results"] for stage, out in stage_results[stock].items()}
-        per_stock.append({"stock": stock, "status": "ok", **pipeline.scores(results)})
+        per_stock.append({**names, "status": "ok", **pipeline.scores(results)})
     completed = list(stage_results.values())
     return {
         "run_id": run_id,
@@ -44,6 +47,12 @@ def summarize_run(
         "executor": config.executor,
         "pipeline": pipeline.name,
         "stages": list(pipeline.names),
+        "input": config.input.model_dump(mode="json"),
+        "forecast": {
+            "value": config.input.value_column,
+            "lags": config.lags,
+            "horizon": config.horizon,
+        },
         "stocks": per_stock,
         "failed": failed,
         "executed": {s: sum(r[s]["executed"] for r in completed) for s in pipeline.names},
@@ -76,7 +85,7 @@ def scores_rows(stocks: Sequence[Mapping[str, Any]], wide: bool = False) -> list
     columns = [c for c in columns if any(s.get(c[1]) is not None for s in stocks)]
     rows = []
     for s in stocks:
-        row = {"stock": str(s["stock"])}
+        row = {"stock": str(s.get("display_name", s["stock"]))}
         failed = s.get("status") not in (None, "ok")
         if has_best:
             best = f"({s.get('best_feat')}, {s.get('best_samp')})"
@@ -87,6 +96,18 @@ def scores_rows(stocks: Sequence[Mapping[str, Any]], wide: bool = False) -> list
             row["status"] = "failed"
         rows.append(row)
     return rows
+
+
+def forecast_label(summary: dict[str, Any]) -> str:
+    """What was forecast, when it is not the default (the next minute's TYPPRICE)."""
+    forecast = summary.get("forecast")
+    if not forecast or (forecast["horizon"] == 1 and forecast["value"] == "TYPPRICE"):
+        return ""
+    steps = forecast["horizon"]
+    return (
+        f"{forecast['value']} {steps} step(s) ahead from {forecast['lags']} lags; "
+        f"persistence = the last known value, {steps} step(s) before the target"
+    )
 
 
 TIMING_COLUMNS = ("Invocation", "Computation", "I/O")
@@ -153,6 +174,9 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         f"{summary['timing']['wall_s']:.1f} s · invocations: {executed} executed, {reused} "
         "reused from earlier runs",
     ]
+    label = forecast_label(summary)
+    if label:
+        lines += ["", f"Forecast: {label}."]
     if ok:
         rows = scores_rows(ok[:MARKDOWN_STOCK_ROWS])
         for row, stock in zip(rows, ok, strict=False):
@@ -176,7 +200,9 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         "- `config.json`, `summary.json`: this run's configuration and this summary",
         "- `plots/`: the overview and, per stock, the forecast and grid-search plots "
         f"({sum(1 for p in plots if p.get('png'))} plots with the timing ones)",
-        "- `stocks/<STOCK>/processed/`: the training, validation and test sets",
+        "- `stocks/<STOCK>/processed/`: the training, validation and test sets (a name "
+        "with other characters than letters, digits, `&_.-` is spelt with `~XX` escapes "
+        "there: `NIFTY 50` -> `NIFTY~2050`)",
         "- `stocks/<STOCK>/models/`: the grid search (`params/`) and the final model "
         "(`optimized/`)",
         "- `timingmetrics/`: the timing tables, `report.json`, `cost.csv`, the timeline and "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from flows.pipeline import forecast_pipeline
+from groves.inputs import SAMPLE_BYTES, UnusableSeriesError
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
@@ -143,14 +144,21 @@ def test_refresh_recomputes_everything_with_identical_results(local_store: str) 
     assert all(after.get_json(k)["start"] > started for k, started in before.items())
 
 
-def test_failing_stock_is_isolated(local_store: str) -> None:
-    # A stock whose raw file is too short fails in processing; the other completes.
-    path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
-    lines = Path(path).read_text().splitlines(keepends=True)
-    with open(path, "w") as handle:
-        handle.writelines(lines[:300])
+def test_failing_stock_is_isolated(local_store: str, tmp_path: Path) -> None:
+    # TCS holds a text value in its last row, past the sample the up-front check reads
+    # (groves.inputs.SAMPLE_BYTES): its processing worker fails; RELIANCE completes.
+    from groves.demo_data import generate_dataset
+
+    path = generate_dataset(tmp_path, ["TCS"], trading_days=8, seed=0)[0]
+    assert path.stat().st_size > SAMPLE_BYTES
+    lines = path.read_text().splitlines(keepends=True)
+    column = lines[0].split(",").index("TYPPRICE")
+    last = lines[-1].split(",")
+    last[column] = "12.5O"  # a letter O
+    lines[-1] = ",".join(last)
+    Path(f"{local_store}/raw/TCS_minute_data_with_indicators.csv").write_text("".join(lines))
     config = small_config(store=local_store, run_id="isolated", retries=0)
-    with pytest.raises(GrovesError, match=r"1 stock\(s\) failed: TCS \(processing: .*usable rows"):
+    with pytest.raises(GrovesError, match=r"1 stock\(s\) failed: TCS \(processing: .*not a number"):
         forecast_pipeline(config)
     store = open_storage(local_store)
     assert store.exists("runs/isolated/stocks/RELIANCE/models/optimized/models/mse.csv")
@@ -158,6 +166,29 @@ def test_failing_stock_is_isolated(local_store: str) -> None:
     statuses = {s["stock"]: s["status"] for s in summary["stocks"]}
     assert statuses == {"RELIANCE": "ok", "TCS": "failed"}
     assert sum(summary["executed"].values()) == 0  # RELIANCE reused, TCS not retried past 0
+
+
+def test_unusable_stock_is_named_up_front_and_tolerated(local_store: str) -> None:
+    # A file too short for the lags and the split is refused before anything is invoked;
+    # with --tolerate the rest run and the summary says why it was left out.
+    path = f"{local_store}/raw/TCS_minute_data_with_indicators.csv"
+    lines = Path(path).read_text().splitlines(keepends=True)
+    with open(path, "w") as handle:
+        handle.writelines(lines[:300])
+    config = small_config(store=local_store, run_id="unusable", retries=0)
+    with pytest.raises(UnusableSeriesError, match=r"1 series cannot be used") as info:
+        forecast_pipeline(config)
+    assert list(info.value.problems) == ["TCS"]
+    assert "only 288 usable rows" in info.value.problems["TCS"]
+    store = open_storage(local_store)
+    assert store.keys("runs/unusable/") == []
+    summary = forecast_pipeline(config.model_copy(update={"tolerate": 1}))
+    rows = {s["stock"]: s for s in summary["stocks"]}
+    assert rows["RELIANCE"]["status"] == "ok"
+    assert rows["TCS"]["status"] == "failed"
+    assert rows["TCS"]["error"].startswith("input: raw/TCS_minute_data_with_indicators.csv")
+    assert summary["executed"]["processing"] == 1  # TCS was never invoked
+    assert not store.keys("runs/unusable/stocks/TCS/")
 
 
 def test_unknown_stock_is_a_clear_error(local_store: str) -> None:

@@ -165,11 +165,22 @@ def test_too_few_rows(clean_csv: bytes, store_url: str) -> None:
     expect_failure(store_url, raw, InputDataError, "only 489 usable rows", "at least 1000")
 
 
-def test_dates_without_timezone_offset(clean_csv: bytes, store_url: str) -> None:
-    raw = clean_csv.replace(b"+05:30", b"")
+def test_dates_mixing_offsets_and_none(clean_csv: bytes, store_url: str) -> None:
+    # Times without an offset are fine (issue 16), but one series uses one kind or the other.
+    raw = clean_csv.replace(b"2015-02-03 10:00:00+05:30", b"2015-02-03 10:00:00")
     expect_failure(
-        store_url, raw, InputDataError, "'date'", "UTC offset", "2015-02-02 09:15:00+05:30"
+        store_url,
+        raw,
+        InputDataError,
+        "'date'",
+        "mixes times with a UTC offset",
+        "'2015-02-03 10:00:00'",
     )
+
+
+def test_unparseable_date(clean_csv: bytes, store_url: str) -> None:
+    raw = clean_csv.replace(b"2015-02-03 10:00:00+05:30", b"2015-02-31 10:00:00+05:30")
+    expect_failure(store_url, raw, InputDataError, "'date'", "not a time", "2015-02-31")
 
 
 def test_gzip_file_named_csv(clean_csv: bytes, store_url: str) -> None:
@@ -404,6 +415,19 @@ def test_crlf_line_endings_work(
 ) -> None:
     parts = process_as(store_url, clean_csv.replace(b"\n", b"\r\n"), "crlf")
     assert_same_tables(parts, reference)
+
+
+def test_dates_without_offset_are_naive_times(
+    clean_csv: bytes, store_url: str, reference: dict[str, pd.DataFrame]
+) -> None:
+    parts = process_as(store_url, clean_csv.replace(b"+05:30", b""), "naive")
+    assert all(p.index.tz is None for p in parts.values())
+    for split, part in parts.items():  # the same wall-clock times and values
+        expected = reference[split]
+        assert (part.index == expected.index.tz_localize(None)).all()
+        pd.testing.assert_frame_equal(
+            part.reset_index(drop=True), expected.reset_index(drop=True), check_exact=True
+        )
 
 
 def test_empty_warm_up_values_are_dropped(

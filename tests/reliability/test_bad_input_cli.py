@@ -2,10 +2,11 @@
 to do, a non-zero exit, and nothing stored changed.
 
 The options, names and store cases are caught before Prefect starts (the flow is replaced
-by a stub that fails the test if it is ever called). Bad file contents can only be seen by
-the processing worker: one run through the Lambda endpoint covers a single day of data, an
-all-NaN TYPPRICE column and a UTF-8 BOM (accepted). The handler-level corpus of bad files
-and events is tests/integration/test_bad_input.py (19 cases).
+by a stub that fails the test if it is ever called). Bad file contents are checked up front on a
+sample (one day of data, an all-NaN TYPPRICE column, a missing column); flaws past the
+sample only the processing worker sees: one run through the Lambda endpoint covers a text
+value in the last row, TYPPRICE gone after row 900 and a UTF-8 BOM (accepted). The
+handler-level corpus of bad files and events is tests/integration/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from flows import pipeline
 from groves.cli import app
+from groves.inputs import SAMPLE_BYTES
 from lambda_functions.storage import open_storage
 from tests.reliability.conftest import BUCKET, Lambda, delta
 
@@ -89,7 +91,13 @@ OPTION_CASES = [
         ["feat (max_features) 50 is larger than the 10 features", "lower it"],
     ),
     ("stock with ..", ["--stocks", "../x"], 1, ["unsafe stock name '../x'", "not allowed"]),
-    ("stock with space", ["--stocks", "TC S"], 1, ["invalid stock name 'TC S'", "use letters"]),
+    ("stock with a tab", ["--stocks", "TC\tS"], 1, ["unsafe stock name", "control characters"]),
+    (
+        "stock with spaces, no file",  # any name is fine (issue 16); this one has no file
+        ["--stocks", "NIFTY 50"],
+        1,
+        ["unknown stock 'NIFTY 50'", "raw/NIFTY 50_minute_data_with_indicators.csv"],
+    ),
     ("stock twice", ["--stocks", "TCS,TCS"], 1, ["stocks lists a stock more than once"]),
     ("run id with space", ["--run-id", "a b"], 1, ["invalid run id 'a b'", "use letters"]),
     ("run id with ..", ["--run-id", "../x"], 1, ["unsafe run id '../x'"]),
@@ -100,6 +108,34 @@ OPTION_CASES = [
         ["unknown stock 'NOPE'", "add its Kaggle CSV under raw/"],
     ),
     ("unknown split", ["--split", "sideways"], 1, ["'chronological' or 'random'"]),
+    (
+        "files without {series}",
+        ["--files", "prices.csv"],
+        1,
+        ["invalid options: files 'prices.csv' has no {series}", "series_column"],
+    ),
+    ("files escaping raw/", ["--files", "../{series}.csv"], 1, ["invalid option files:", "'..'"]),
+    (
+        "one column for time and value",
+        ["--time-column", "close", "--value-column", "close"],
+        1,
+        ["the time, value and series columns must differ"],
+    ),
+    ("unknown time format", ["--time-format", "minutes"], 1, ["invalid option time_format"]),
+    ("unknown time zone", ["--timezone", "Mars/Base"], 1, ["unknown time zone 'Mars/Base'"]),
+    ("no lags", ["--lags", "0"], 1, ["invalid option lags"]),
+    (
+        "fewer lags than max_features",
+        ["--lags", "3"],
+        1,
+        ["feat (max_features) 5 is larger than the 3 features"],
+    ),
+    (
+        "value column not in the files",
+        ["--value-column", "vwap"],
+        1,
+        ["TCS: raw/TCS_minute_data_with_indicators.csv: missing column(s) ['vwap']"],
+    ),
     ("zero timeout", ["--timeout", "0"], 1, ["timeout_s", "greater than 0"]),
 ]
 
@@ -124,11 +160,50 @@ def test_bad_options_and_names(
 
 def test_unsafe_raw_file_name_in_the_store(cli: Invoke, local_store: str) -> None:
     store = open_storage(local_store)
-    store.put_bytes("raw/A B_minute_data_with_indicators.csv", b"date,TYPPRICE\n")
+    store.put_bytes("raw/A..B_minute_data_with_indicators.csv", b"date,TYPPRICE\n")
     before = snapshot(local_store)
     exit_code, output = cli("run", "--local", "--data", local_store, *SMALL_ARGS)
     assert exit_code == 1
-    assert squash("invalid stock name 'A B'") in squash(output), output
+    assert squash("unsafe stock name 'A..B'") in squash(output), output
+    assert squash("rename the file") in squash(output)
+    assert snapshot(local_store) == before
+
+
+def test_unusable_files_are_named_before_anything_runs(cli: Invoke, local_store: str) -> None:
+    # Issue 16: each series is checked up front; each bad one is named with what to fix.
+    store = open_storage(local_store)
+    clean = store.get_bytes("raw/TCS_minute_data_with_indicators.csv")
+    header, *rows = clean.rstrip(b"\n").split(b"\n")
+    store.put_bytes("raw/ONEDAY_minute_data_with_indicators.csv", b"\n".join([header, *rows[:375]]))
+    store.put_bytes("raw/NOPRICE_minute_data_with_indicators.csv", b"date,close\n1,2\n")
+    nans = clean.decode().splitlines()
+    at = nans[0].split(",").index("TYPPRICE")
+    nans = [nans[0]] + [
+        ",".join(v if i != at else "" for i, v in enumerate(line.split(","))) for line in nans[1:]
+    ]
+    store.put_text("raw/NANS_minute_data_with_indicators.csv", "\n".join(nans) + "\n")
+    before = snapshot(local_store)
+    exit_code, output = cli("run", "--local", "--data", local_store, *SMALL_ARGS)
+    assert exit_code == 1
+    text = squash(output)
+    assert squash("3 series cannot be used") in text, output
+    assert squash("--tolerate 3") in text
+    assert (
+        squash(
+            "NANS: raw/NANS_minute_data_with_indicators.csv: column(s) ['TYPPRICE'] have no values"
+        )
+        in text
+    )
+    assert (
+        squash("ONEDAY: raw/ONEDAY_minute_data_with_indicators.csv: only 364 usable rows") in text
+    )
+    assert squash("at least 1000 are needed") in text
+    assert (
+        squash(
+            "NOPRICE: raw/NOPRICE_minute_data_with_indicators.csv: missing column(s) ['TYPPRICE']"
+        )
+        in text
+    )
     assert snapshot(local_store) == before
 
 
@@ -171,15 +246,23 @@ def test_bucket_that_does_not_exist(
 
 @pytest.mark.slow
 def test_bad_file_contents_fail_their_stock_only_and_are_not_retried(
-    cli: Invoke, lam: Lambda, raw_dir: Path
+    cli: Invoke, lam: Lambda, tmp_path: Path
 ) -> None:
-    clean = (raw_dir / "TCS_minute_data_with_indicators.csv").read_bytes()
-    header, *rows = clean.rstrip(b"\n").split(b"\n")
-    frame = pd.read_csv(raw_dir / "TCS_minute_data_with_indicators.csv", dtype={"date": str})
-    frame["TYPPRICE"] = float("nan")
+    # Flaws past the sample the up-front check reads (groves.inputs.SAMPLE_BYTES) only the
+    # processing worker sees; flaws within it are caught before anything is invoked.
+    from groves.demo_data import generate_dataset
+
+    path = generate_dataset(tmp_path, ["TCS"], trading_days=8, seed=0)[0]
+    clean = path.read_bytes()
+    assert len(clean) > SAMPLE_BYTES
+    frame = pd.read_csv(path, dtype={"date": str})
+    late_text = frame.astype({"TYPPRICE": object})
+    late_text.loc[len(frame) - 1, "TYPPRICE"] = "12.5O"  # the last row; a letter O
+    late_nans = frame.copy()
+    late_nans.loc[900:, "TYPPRICE"] = float("nan")  # 889 usable rows left
     files = {
-        "ONEDAY": b"\n".join([header, *rows[:375]]) + b"\n",  # one trading day
-        "NANS": frame.to_csv(index=False, lineterminator="\n").encode(),
+        "LATETEXT": late_text.to_csv(index=False, lineterminator="\n").encode(),
+        "LATENANS": late_nans.to_csv(index=False, lineterminator="\n").encode(),
         "BOMS": b"\xef\xbb\xbf" + clean,  # a UTF-8 byte-order mark: accepted
     }
     url = f"s3://{BUCKET}/badin"
@@ -188,22 +271,22 @@ def test_bad_file_contents_fail_their_stock_only_and_are_not_retried(
         store.put_bytes(f"raw/{stock}_minute_data_with_indicators.csv", data)
     before = lam.counters()
     exit_code, output = cli(
-        "run", "--executor", "lambda", "--data", url, "--stocks", "ONEDAY,NANS,BOMS",
+        "run", "--executor", "lambda", "--data", url, "--stocks", "LATETEXT,LATENANS,BOMS",
         "--run-id", "badin", *SMALL_ARGS, flow=True,
     )  # fmt: skip
     assert exit_code == 1, output
     text = squash(output)
-    assert squash("2 stock(s) failed: ONEDAY (processing:") in text, output
-    assert squash("only 364 usable rows") in text
-    assert squash("at least 1000 (about 3 trading days) are needed") in text
-    assert squash("NANS (processing:") in text
-    assert squash("column(s) ['TYPPRICE'] have no values") in text
+    assert squash("2 stock(s) failed: LATETEXT (processing:") in text, output
+    assert squash("holds a value that is not a number") in text
+    assert squash("LATENANS (processing:") in text
+    assert squash("only 889 usable rows") in text
+    assert squash("at least 1000 are needed") in text
     # Bad input fails the same way every time: it was not retried.
     assert delta(before, lam.counters())["processing"]["executed"] == 3
     summary = store.get_json("runs/badin/summary.json")
     assert {s["stock"]: s["status"] for s in summary["stocks"]} == {
-        "ONEDAY": "failed",
-        "NANS": "failed",
+        "LATETEXT": "failed",
+        "LATENANS": "failed",
         "BOMS": "ok",
     }
     # Raw input untouched; outputs only for the good stock.
