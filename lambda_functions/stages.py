@@ -10,7 +10,7 @@ off their results.
 
 The worker (`lambda_functions.worker`), the orchestrator (`tasks`, `flows`), the timing
 tables, the timing report, the planner and the CLI all read this module; none of them
-switches on a stage's name. Adding a stage: docs/adding-a-stage.md.
+switches on a stage's name. Adding a stage: "Adding a stage" in docs/architecture.md.
 """
 
 from __future__ import annotations
