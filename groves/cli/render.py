@@ -192,3 +192,12 @@ def print_plan(result: Mapping[str, Any], wide: bool = False) -> None:
     if measured:
         line += f" · measured run: {measured:.2f} s at its own scale"
     console.print(line)
+    limits = result.get("limits")
+    if limits:  # the per-stock pipeline: does one stock's modeling fit one invocation?
+        console.print(
+            f"per-stock modeling invocation: {limits['rows']:,} rows, ~{limits['seconds']:,.0f} s "
+            f"and ~{limits['peak_mb']:,.0f} MB at {limits['memory_mb']} MB (Lambda: "
+            f"{limits['timeout_s']:.0f} s, {limits['max_memory_mb']:,} MB): {limits['advice']}"
+        )
+        for problem in limits["problems"]:
+            console.print(f"  - {problem}")
