@@ -11,6 +11,7 @@ changed model refused.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ import pandas as pd
 import pytest
 
 from lambda_functions import metrics, modeling, predict, processing
-from lambda_functions.errors import IntegrityError, InvalidEventError, MissingOutputError
+from lambda_functions.errors import (
+    InputDataError,
+    IntegrityError,
+    InvalidEventError,
+    MissingOutputError,
+    ObjectNotFoundError,
+)
 from lambda_functions.forests import mse, predict_levels
 from lambda_functions.layout import RunLayout, StockSpace
 from lambda_functions.storage import BUCKET_ROOT_ENV, Storage, bucket_storage, open_storage
@@ -224,3 +231,20 @@ def test_out_of_order_and_changed_model(local_store: str) -> None:
         predict.lambda_handler(base)
     assert not store.exists(space.stock_mse())  # nothing scored from a changed model
     assert store.get_bytes(space.processed("testing")) == before
+
+
+def test_bad_files_fail_clearly_and_store_nothing(
+    raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(BUCKET_ROOT_ENV, str(tmp_path))
+    store = bucket_storage(BUCKET)
+    with pytest.raises(ObjectNotFoundError, match=re.escape(f"raw/{raw_file_name('TCS')}")):
+        processing.lambda_handler({"bucket": BUCKET, "file": raw_file_name("TCS")})
+    store.put_bytes(f"raw/{raw_file_name('TCS')}", b"date,TYPPRICE\n")  # a header, no rows
+    with pytest.raises(InputDataError, match="no data rows"):
+        processing.lambda_handler({"bucket": BUCKET, "file": raw_file_name("TCS")})
+    with pytest.raises(InvalidEventError, match="file"):
+        processing.lambda_handler({"bucket": BUCKET, "file": "TCS.csv"})
+    # Only error receipts were written: no table, no runtime file.
+    stored = store.keys()
+    assert {k for k in stored if not k.startswith("receipts/")} == {f"raw/{raw_file_name('TCS')}"}
