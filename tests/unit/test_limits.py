@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from groves.limits import (
@@ -90,3 +92,22 @@ def test_rate_from_receipts() -> None:
     assert rate_from_receipts([receipt(350.0, n_jobs=1)]) == pytest.approx(2.0)
     assert rate_from_receipts([receipt(175.0, n_jobs=2)]) == pytest.approx(2.0)
     assert rate_from_receipts([]) is None
+
+
+def test_plan_says_whether_a_per_stock_invocation_fits() -> None:
+    from typer.testing import CliRunner
+
+    from groves.cli.app import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    seed = runner.invoke(app, ["plan", "--pipeline", "per-stock", "--json"])
+    assert seed.exit_code == 0, seed.output
+    result = json.loads(seed.output)
+    assert result["receipts"] == 99 * 3  # processing, modeling, predict per stock
+    assert result["limits"]["rows"] == 650_250 and not result["limits"]["fits"]
+    shown = runner.invoke(app, ["plan", "--pipeline", "per-stock"])
+    assert "use the grid pipeline" in shown.output
+    small = runner.invoke(app, ["plan", "--pipeline", "per-stock", "--rows", "5000", "--json"])
+    assert json.loads(small.output)["limits"]["fits"]
+    wrong = runner.invoke(app, ["plan", "--pipeline", "per-stock", "--grove-seconds", "3"])
+    assert wrong.exit_code == 1 and "--stage-seconds modeling=S" in wrong.output
