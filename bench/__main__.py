@@ -238,8 +238,8 @@ def per_stock_details(f: dict[str, Any]) -> list[str]:
         f"{seed['grid']['makespan_s']:,.0f} s, ${seed['grid']['lambda_usd']:.2f}; per-stock "
         f"pipeline {seed['per-stock']['invocations']:,} invocations, one modeling "
         f"invocation ~{limits['seconds']:,.0f} s and ~{limits['peak_mb']:,.0f} MB "
-        f"(at 10,240 MB: ~{big['seconds']:,.0f} s), so it does not fit Lambda's 900 s / "
-        f"10,240 MB: {limits['advice']}.",
+        f"(at 10,240 MB: ~{big['seconds']:,.0f} s) against Lambda's 900 s / 10,240 MB; "
+        f"`groves plan --pipeline per-stock` says: {limits['advice']}.",
         "",
     ]
     return lines
