@@ -9,6 +9,7 @@ run, so that a noisy machine moves both sides of it alike.
 * c: `bench.orchestration` (the flow at the seed's scale with a no-op worker)
 * d: `bench.invoke_rate` (Event invokes/s against the local Lambda endpoint)
 * e: `bench.read_formats` (Parquet vs CSV read of a processed split)
+* f: `bench.per_stock` (the per-stock pipeline vs the grid pipeline, same data and grid)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MODULES = {  # result name -> (module, benchmarks it answers)
     "orchestration": ("bench.orchestration", "c"),
     "invoke_rate": ("bench.invoke_rate", "d"),
     "read_formats": ("bench.read_formats", "e"),
+    "per_stock": ("bench.per_stock", "f"),
 }
 
 
@@ -116,6 +118,11 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         ))  # fmt: skip
     else:
         rows.append(_row("(e)", None, ">= 10x", None, ""))
+    f = _load(out, "per_stock")
+    if f:
+        rows += per_stock_rows(f)
+    else:
+        rows.append(_row("(f)", None, "(for reference)", None, ""))
     details: list[str] = []
     if p:
         pipeline_cpu = p["workers_process_cpu_s"] + p["orchestrator_cpu_s"]
@@ -151,7 +158,9 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
             "summary.",
             "",
         ]
-    machine = next((r["machine"] for r in (p, c, d, e) if r), {})
+    if f:
+        details += per_stock_details(f)
+    machine = next((r["machine"] for r in (p, c, d, e, f) if r), {})
     lines = [
         "# Benchmarks",
         "",
@@ -174,17 +183,72 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         + ".",
         "",
         "What each measures: see the docstrings of `bench/pipeline.py` (a, b), "
-        "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d) and "
-        "`bench/read_formats.py` (e).",
+        "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d), "
+        "`bench/read_formats.py` (e) and `bench/per_stock.py` (f).",
         "",
     ]
     return "\n".join(lines)
 
 
+def per_stock_rows(f: dict[str, Any]) -> list[str]:
+    """(f): the per-stock pipeline against the grid pipeline on the same data and grid."""
+    g, s = f["grid"], f["per_stock"]
+    spec = f["spec"]
+    what = (
+        f"{len(spec['stocks'])} stocks x {spec['days']} days, {len(spec['feat'])}x"
+        f"{len(spec['samp'])} grid, {spec['groves']}x{spec['trees']} trees per cell, "
+        f"{spec['final_groves']}x{spec['final_trees']} final"
+    )
+    return [
+        _row(
+            "(f) per-stock / grid pipeline, wall", f["ratio_wall_per_stock_over_grid"],
+            "(for reference)", None, f"{s['wall_s']:.1f} s vs {g['wall_s']:.1f} s; {what}",
+        ),
+        _row(
+            "(f) per-stock / grid pipeline, CPU", f["ratio_cpu_per_stock_over_grid"],
+            "(for reference)", None,
+            f"{s['cpu_s']:.1f} vs {g['cpu_s']:.1f} CPU-s; invocations {s['invocations']} vs "
+            f"{g['invocations']}",
+        ),
+    ]  # fmt: skip
+
+
+def per_stock_details(f: dict[str, Any]) -> list[str]:
+    g, s, seed = f["grid"], f["per_stock"], f["seed_scale"]
+    lines = [
+        "## (f) Per-stock vs grid pipeline",
+        "",
+        "| stock | grid: test MSE / persistence | per-stock: test MSE / persistence |",
+        "|---|---|---|",
+    ]
+    for stock, row in g["stocks"].items():
+        other = s["stocks"].get(stock, {})
+        lines.append(
+            f"| {stock} | {row['test_mse']:.5g} / {row['test_persistence_mse']:.5g} "
+            f"({row['test_ratio']:.4f}) | {other.get('test_mse', float('nan')):.5g} / "
+            f"{other.get('test_persistence_mse', float('nan')):.5g} "
+            f"({other.get('test_ratio', float('nan')):.4f}) |"
+        )
+    limits = seed["per_stock_limits"]
+    big = seed["per_stock_limits_10240"]
+    lines += [
+        "",
+        "At the seed's scale on Lambda (99 stocks of 650,250 rows, 3008 MB; `groves plan`): "
+        f"grid pipeline {seed['grid']['invocations']:,} invocations, projected makespan "
+        f"{seed['grid']['makespan_s']:,.0f} s, ${seed['grid']['lambda_usd']:.2f}; per-stock "
+        f"pipeline {seed['per-stock']['invocations']:,} invocations, one modeling "
+        f"invocation ~{limits['seconds']:,.0f} s and ~{limits['peak_mb']:,.0f} MB "
+        f"(at 10,240 MB: ~{big['seconds']:,.0f} s) against Lambda's 900 s / 10,240 MB; "
+        f"`groves plan --pipeline per-stock` says: {limits['advice']}.",
+        "",
+    ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Smaller sizes (a few minutes).")
-    parser.add_argument("--only", default="abcde", help="Benchmarks to run, e.g. 'ce'.")
+    parser.add_argument("--only", default="abcdef", help="Benchmarks to run, e.g. 'ce'.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder.")
     parser.add_argument("--doc", type=Path, default=DOC, help="Markdown table to write.")
     args = parser.parse_args()

@@ -27,7 +27,13 @@ from lambda_functions.storage import Storage, open_storage
 from tasks.executors import make_executor
 from tasks.invocations import plan_stage
 from tasks.progress import StageProgressArtifacts
-from tasks.reports import publish_run_summary, report_analysis, report_plots, report_timing
+from tasks.reports import (
+    publish_run_summary,
+    report_analysis,
+    report_plots,
+    report_summaries,
+    report_timing,
+)
 from tasks.runtime import Runtime, registered
 from tasks.stage import ensure_concurrency_limit, run_stage
 
@@ -109,6 +115,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
     runtime.progress.listeners.append(ui_progress)
     started = time.time()
+    summaries: dict[str, Any] = {}
     stocks = [*inputs, *(name for name in rejected if name not in inputs)]
     try:  # whatever fails, the executor and the progress thread are closed
         with registered(runtime):
@@ -121,11 +128,15 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             failed.update({name: f"input: {problem}" for name, problem in rejected.items()})
             timing = report_timing(run_id, started)
             timing["report"] = report_analysis(run_id)
+            if config.stages.summaries and stage_results:
+                summaries = report_summaries(run_id, list(stage_results))
     finally:
         executor.close()
         ui_progress.close()
     progress = {"done": dict(runtime.progress.done), "total": dict(runtime.progress.total)}
     summary = summarize_run(config, run_id, stocks, stage_results, failed, timing, progress)
+    if summaries:
+        summary["summaries"] = summaries  # e.g. the per-stock pipeline's metrics
     summary["plots"] = report_plots(summary)
     store.put_json(runtime.layout.summary_key(), summary)
     publish_run_summary(summary, ui_progress)

@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from groves.limits import PerStockFit
 from groves.reporting.report import build_report
 from groves.reporting.stats import ok_receipts, peak_concurrency
 from groves.reporting.stored import load_config, load_receipts
@@ -64,6 +65,10 @@ SEED_STAGE_SECONDS = {  # per invocation at the seed's scale on Lambda 3008 MB (
     "minmse": 0.5,
     "trainfull": 110.0,
     "testfull": 12.0,
+    # The per-stock pipeline: its modeling estimated by `groves.limits` (no seed run of it
+    # at full scale exists: it would not fit Lambda), predict like testfull.
+    "modeling": round(PerStockFit(memory_mb=3008).seconds(), 1),
+    "predict": 12.0,
 }
 SEED_DISPATCH_S = 0.031  # the seed's serial invoke loop: ~31 ms per invocation
 PLANNED = "planned"  # code version and request id of the planner's receipts

@@ -15,3 +15,7 @@ FINAL_TREES = 25  # trees of one final grove
 RUN_SEED = 0
 MODEL_CODEC = "lz4"  # how final groves are saved (see lambda_functions.trainfull)
 N_LAGS = 10  # TYPPRICE lags used as features
+# The per-stock pipeline's seed defaults (the original Checkpoint-2 modeling's last settings)
+PERSTOCK_MAX_FEATURES = (7,)
+PERSTOCK_MIN_SAMPLES_SPLIT = (10,)
+PERSTOCK_TREES = 20

@@ -185,6 +185,7 @@ class BaseEvent(BaseModel):
         return self
 
     location_optional: ClassVar[bool] = False
+    late_fields: ClassVar[tuple[str, ...]] = ()
 
     def fingerprint(self) -> str:
         """A hash of everything that determines this invocation's outputs."""
@@ -192,6 +193,9 @@ class BaseEvent(BaseModel):
         for name in ADDED_FIELDS:
             if getattr(self, name) == type(self).model_fields[name].default:
                 del data[name]
+        for name in self.late_fields:  # added to this model later: left out when unset
+            if data.get(name) is None:
+                data.pop(name, None)
         data["__function__"] = type(self).__name__
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -225,18 +229,27 @@ class StockEvent(BaseEvent):
 class ProcessingEvent(BaseEvent):
     """processing: clean one raw file into train / validation / test tables."""
 
-    # Seed form: {"inbucket", "outbucket", "file"}.
+    # Seed form: {"inbucket", "outbucket", "file"}; the per-stock pipeline's original
+    # (Checkpoint 2): {"bucket", "file"}, one bucket for every stock (`SingleBucketLayout`).
     inbucket: str | None = None
     outbucket: str | None = None
+    bucket: str | None = None
     file: str | None = None
     stock: str | None = None
 
     location_optional: ClassVar[bool] = True
+    late_fields: ClassVar[tuple[str, ...]] = ("bucket",)
 
     @model_validator(mode="after")
     def _resolve(self) -> ProcessingEvent:
         seedish = [self.inbucket, self.outbucket]
-        if any(v is not None for v in seedish):
+        if self.bucket is not None:
+            if any(v is not None for v in seedish):
+                raise ValueError("give either 'bucket' or 'inbucket'/'outbucket', not both")
+            if self.file is None:
+                raise ValueError("the single-bucket form needs 'bucket' and 'file'")
+            safe_part(self.bucket, "bucket")
+        elif any(v is not None for v in seedish):
             if None in seedish or self.file is None:
                 raise ValueError("the seed's form needs 'inbucket', 'outbucket' and 'file'")
             if self.store is not None:
@@ -274,7 +287,12 @@ class ProcessingEvent(BaseEvent):
 
     @property
     def seed_mode(self) -> bool:
-        return self.outbucket is not None
+        return self.outbucket is not None or self.bucket is not None
+
+    @property
+    def single_bucket(self) -> bool:
+        """The Checkpoint-2 form: raw input and outputs in one bucket."""
+        return self.bucket is not None
 
     @property
     def stock_name(self) -> str:
@@ -353,6 +371,64 @@ class TestfullEvent(StockEvent):
 
     __test__ = False  # not a pytest class
     groves: int = Field(defaults.FINAL_GROVES, ge=1, le=MAX_GROVES)
+
+
+# ------------------------------------------------ the per-stock pipeline (Checkpoint 2)
+
+
+class ModelingEvent(StockEvent):
+    """modeling: a stock's whole model in one invocation: an in-process grid search on
+    validation, then the best cell refit on training + validation.
+
+    The seed's literal ``{"bucket", "stock"}`` gets the original's last settings: one cell
+    (max_features 7, min_samples_split 10) and 20 trees. The flow sends the run's grid and
+    tree counts (`lambda_functions.stages.MODELING`)."""
+
+    grid: Grid = Grid(
+        max_features=defaults.PERSTOCK_MAX_FEATURES,
+        min_samples_split=defaults.PERSTOCK_MIN_SAMPLES_SPLIT,
+    )
+    n_estimators: int = Field(defaults.PERSTOCK_TREES, ge=1, le=MAX_TREES * MAX_GROVES)
+    final_estimators: int | None = Field(None, ge=1, le=MAX_TREES * MAX_GROVES)
+    model_codec: ModelCodec = defaults.MODEL_CODEC
+
+    @model_validator(mode="after")
+    def _grid_fits(self) -> ModelingEvent:
+        _check_feat(max(self.grid.max_features), self.n_features)
+        return self
+
+    @property
+    def refit_trees(self) -> int:
+        """Trees of the refit model (default: as many as a grid cell's)."""
+        return self.final_estimators or self.n_estimators
+
+
+class PredictEvent(StockEvent):
+    """predict: load a stock's model, predict its test split, write the test MSE."""
+
+
+class MetricsEvent(BaseEvent):
+    """metrics: processing and modeling runtimes (sum, max, pre/post-S3 difference) and the
+    average test MSE across stocks. The seed's literal ``{}`` reads its one bucket
+    (``bucket``, default ``ds5110s3``); ours reads a run's receipts and MSE files."""
+
+    bucket: str | None = None
+    stocks: tuple[str, ...] | None = None  # default: every stock with an MSE file
+    location_optional: ClassVar[bool] = True
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        return None if value is None else safe_part(value, "bucket")
+
+    @field_validator("stocks")
+    @classmethod
+    def _stocks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(safe_series(s) for s in value)
+
+    @property
+    def seed_mode(self) -> bool:
+        return self.store is None
 
 
 class TimingmetricsEvent(BaseEvent):

@@ -120,6 +120,21 @@ class StockSpace:
     def final_runtimes_dir(self) -> str:
         return f"{self.final_dir()}runtimes/"
 
+    # The per-stock pipeline (the original's Checkpoint 2): one model file per stock.
+
+    def stock_model(self) -> str:
+        return self.key(f"models/models/{series_key(self.stock)}.sav")
+
+    def stock_mse(self) -> str:
+        """The test MSE as text (the original's ``models/mses/{STOCK}.txt``)."""
+        return self.key(f"models/mses/{series_key(self.stock)}.txt")
+
+    def stock_runtime(self, stage: str, when: Literal["pres3", "posts3"]) -> str:
+        """``processed/`` or ``models/`` ``runtimes/{pres3|posts3}/{STOCK}.txt``: ms from an
+        invocation's start to before its writes, and to after them."""
+        folder = {"processing": "processed", "modeling": "models"}[stage]
+        return self.key(f"{folder}/runtimes/{when}/{series_key(self.stock)}.txt")
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -207,4 +222,31 @@ class SeedLayout:
         return self.timing_prefix() + timing_table_file(name)
 
 
-Layout = RunLayout | SeedLayout
+@dataclass(frozen=True)
+class SingleBucketLayout:
+    """The per-stock pipeline's original layout (Checkpoint 2): ONE bucket for every stock,
+    raw files under ``raw/``, each stock's outputs named by the stock
+    (``processed/training/{STOCK}.csv``, ``models/models/{STOCK}.sav``, ...).
+
+    The per-stock workers write the original's ``pres3``/``posts3`` runtime files
+    themselves, so ``seed_mode`` (the final system's per-stage runtime files) is off."""
+
+    run_id = None
+    seed_mode = False
+    single_bucket = True
+
+    def stock_prefix(self, stock: str) -> str:
+        safe_series(stock)
+        return ""
+
+    def receipts_prefix(self, function: str | None = None) -> str:
+        return f"receipts/{safe_part(function, 'function')}/" if function else "receipts/"
+
+    def receipt_key(
+        self, function: str, stock: str | None, unit: str, *, outlives_run: bool = False
+    ) -> str:
+        owner = series_key(stock) if stock else RUN_LEVEL_OWNER
+        return f"{self.receipts_prefix(function)}{owner}/{safe_part(unit, 'invocation unit')}.json"
+
+
+Layout = RunLayout | SeedLayout | SingleBucketLayout

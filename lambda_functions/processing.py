@@ -12,19 +12,22 @@ from lambda_functions.errors import InputDataError, ObjectNotFoundError
 from lambda_functions.events import ProcessingEvent
 from lambda_functions.features import build_features, split_frame
 from lambda_functions.inputs import RAW_PREFIX, series_sources
-from lambda_functions.layout import SPLITS, RunLayout, SeedLayout, StockSpace
+from lambda_functions.layout import SPLITS, RunLayout, SeedLayout, SingleBucketLayout, StockSpace
+from lambda_functions.perstock import Stopwatch, write_runtimes, write_split
 from lambda_functions.readers import read_series
 from lambda_functions.stages import Stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
-from lambda_functions.tables import write_table
 from lambda_functions.worker import WorkContext, run_worker
 
 
 def resolve(stage: Stage, event: ProcessingEvent) -> WorkContext:
     """Raw input from the main bucket (seed) or the root; outputs to the stock's space."""
     stock = event.stock_name
-    layout: RunLayout | SeedLayout
-    if event.seed_mode:
+    layout: RunLayout | SeedLayout | SingleBucketLayout
+    if event.single_bucket:  # the per-stock pipeline's original: one bucket for everything
+        store = raw = MeteredStorage(bucket_storage(event.bucket or ""))
+        layout = SingleBucketLayout()
+    elif event.seed_mode:
         raw = MeteredStorage(bucket_storage(event.inbucket or ""))
         store = MeteredStorage(bucket_storage(event.outbucket or ""))
         layout = SeedLayout()
@@ -37,6 +40,7 @@ def resolve(stage: Stage, event: ProcessingEvent) -> WorkContext:
 
 def process_stock(ctx: WorkContext) -> dict[str, Any]:
     """Read the raw series, build lags and target, split, write the three tables."""
+    watch = Stopwatch()
     event: ProcessingEvent = ctx.event
     assert ctx.space is not None and ctx.raw_store is not None
     stock = event.stock_name
@@ -66,8 +70,10 @@ def process_stock(ctx: WorkContext) -> dict[str, Any]:
         name += f" [{stock}]"
     frame = build_features(raw.frame, name, event.indicator_columns, event.feature_spec)
     parts = split_frame(frame, event.split)
+    watch.mark_writes()
     for split in SPLITS:
-        write_table(ctx.store, ctx.space.processed(split), parts[split])
+        write_split(ctx, ctx.space.processed(split), parts[split])
+    write_runtimes(ctx, "processing", watch)
     dates = {s: (str(p.index.min()), str(p.index.max())) for s, p in parts.items()}
     return {
         "raw_key": raw.keys[0] if len(raw.keys) == 1 else list(raw.keys),

@@ -24,8 +24,11 @@ from lambda_functions.events import (
     BaseEvent,
     ClearbucketsEvent,
     Grid,
+    MetricsEvent,
     MinmseEvent,
+    ModelingEvent,
     ParampredsEvent,
+    PredictEvent,
     PredmsesEvent,
     ProcessingEvent,
     TestfullEvent,
@@ -228,6 +231,49 @@ CLEARBUCKETS = Stage(
 )
 
 
+# ------------------------------------------------------------------ the per-stock pipeline
+# The original's Checkpoint-2 system: one invocation per stock does the whole model
+# (`lambda_functions.perstock`). At a run's shape it does the grid pipeline's work in one
+# process: per cell a forest of groves x trees trees, the refit final_groves x final_trees.
+
+
+def _modeling_fields(shape: Shape) -> Fields:
+    return {
+        "grid": shape.grid.model_dump(mode="json"),
+        "n_estimators": shape.groves * shape.trees,
+        "final_estimators": shape.final_groves * shape.final_trees,
+        "model_codec": shape.model_codec,
+    }
+
+
+MODELING = Stage(
+    name="modeling",
+    event_model=ModelingEvent,
+    fan_out=lambda shape: [_modeling_fields(shape)],
+    parallel_fit=True,
+    work=lambda shape: (
+        float(shape.cells * shape.groves * shape.trees + shape.final_groves * shape.final_trees),
+        1.0,
+    ),
+    s3_requests=lambda event: (2, 4, 1),  # model (+ runtimes); training, validation (HEADs)
+)
+
+PREDICT = Stage(
+    name="predict",
+    event_model=PredictEvent,
+    fan_out=lambda shape: [{}],
+    work=lambda shape: (float(shape.final_groves * shape.final_trees), 1.0),
+    s3_requests=lambda event: (1, 4, 0),  # MSE; testing, receipt, model (HEADs)
+)
+
+METRICS = Stage(
+    name="metrics",
+    event_model=MetricsEvent,
+    fan_out=lambda shape: [{}],
+    scope="run",
+)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """An ordered list of per-stock stages, the run-level report stage after them, and
@@ -240,12 +286,15 @@ class Pipeline:
         scores: Per stock, from its stages' non-bulk results (stage -> list of result
             dicts, in fan-out order), the summary row: best parameters, validation and
             test MSE, persistence MSE and their ratio.
+        summaries: Run-level stages invoked after the report (their results go into the
+            run summary and a table artifact: `tasks.reports.report_summaries`).
     """
 
     name: str
     stages: tuple[Stage, ...]
     report: Stage
     scores: Callable[[Mapping[str, Sequence[Mapping[str, Any]]]], dict[str, Any]]
+    summaries: tuple[Stage, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -277,11 +326,35 @@ GRID = Pipeline(
     scores=_grid_scores,
 )
 
-PIPELINES: dict[str, Pipeline] = {GRID.name: GRID}
+
+def _perstock_scores(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    model = results["modeling"][0]
+    test = results["predict"][0]
+    return {
+        "best_feat": model["feat"],
+        "best_samp": model["samp"],
+        "validation_mse": model["mse"],
+        "validation_persistence_mse": model.get("persistence_mse"),
+        "test_mse": test["mse"],
+        "test_persistence_mse": test["persistence_mse"],
+        "test_ratio": test["ratio"],
+    }
+
+
+PER_STOCK = Pipeline(
+    name="per-stock",
+    stages=(PROCESSING, MODELING, PREDICT),
+    report=TIMINGMETRICS,
+    scores=_perstock_scores,
+    summaries=(METRICS,),
+)
+
+PIPELINES: dict[str, Pipeline] = {GRID.name: GRID, PER_STOCK.name: PER_STOCK}
 DEFAULT_PIPELINE = GRID.name
 
 STAGES: dict[str, Stage] = {
-    stage.name: stage for stage in (*GRID.stages, TIMINGMETRICS, CLEARBUCKETS)
+    stage.name: stage
+    for stage in (*GRID.stages, TIMINGMETRICS, CLEARBUCKETS, MODELING, PREDICT, METRICS)
 }
 """Every worker function by name, in pipeline order."""
 

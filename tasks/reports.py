@@ -46,6 +46,53 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
     }
 
 
+@task(name="report-summaries", task_run_name="report-summaries", retries=1, retry_delay_seconds=2)
+def report_summaries(run_id: str, stocks: list[str]) -> dict[str, Any]:
+    """Invoke the pipeline's summary stages (the per-stock pipeline's ``metrics``) over the
+    finished stocks; publish each result as a table artifact; return them by stage."""
+    runtime = runtimes.current()
+    pipeline = runtime.config.stages
+    results: dict[str, Any] = {}
+    for spec in pipeline.summaries:
+        event = {"store": runtime.config.store_url, "run_id": run_id, "stocks": stocks}
+        outcome = run_invocations(
+            runtime.executor,
+            runtime.store,
+            [plan(spec.name, event)],
+            attempt=max(int(task_run.run_count or 1), 1),
+            reuse=False,
+            options=AwaitOptions(timeout_s=runtime.config.timeout_s),
+        )
+        results[spec.name] = outcome.receipts[0].result
+        _publish_table(run_id, spec.name, results[spec.name])
+    return results
+
+
+def summary_table(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A summary stage's result as table rows: one per measure (the metrics stage's
+    runtime sums, maxima and S3 differences per stage, then the average MSE)."""
+    rows: list[dict[str, Any]] = []
+    for name, value in result.items():
+        if isinstance(value, dict) and name != "per_stock":
+            rows += [{"measure": f"{name} {key}", "value": v} for key, v in value.items()]
+        elif isinstance(value, int | float):
+            rows.append({"measure": name, "value": value})
+    return rows
+
+
+def _publish_table(run_id: str, name: str, result: dict[str, Any]) -> None:
+    from prefect.artifacts import create_table_artifact
+
+    try:
+        create_table_artifact(
+            summary_table(result),
+            key=artifact_key(run_id, name),
+            description=f"{name}: the per-stock pipeline's run metrics",
+        )
+    except Exception as exc:  # an artifact must not fail a finished run
+        get_run_logger().warning("%s artifact not published: %s", name, exc)
+
+
 @task(name="report-analysis", task_run_name="report-analysis", retries=1, retry_delay_seconds=2)
 def report_analysis(run_id: str) -> dict[str, Any]:
     """Per-stage statistics, cost and plots of the run (`groves.reporting.report`), saved

@@ -145,6 +145,18 @@ def print_summary(summary: Mapping[str, Any], wide: bool = False) -> None:
     for stock, message in summary.get("failed", {}).items():
         err.print(f"[red]failed:[/] {stock}: {message}")
     print_report(summary["timing"].get("report"), wide=wide)
+    metrics = (summary.get("summaries") or {}).get("metrics")
+    if metrics:  # the per-stock pipeline's run metrics (ms)
+        parts = [
+            f"{stage}: sum {m['posts3_sum_ms'] / 1000:.1f} s, max {m['posts3_max_ms'] / 1000:.1f} s"
+            f" (S3 writes {m['s3_sum_ms'] / 1000:.2f} s)"
+            for stage, m in metrics.items()
+            if isinstance(m, dict) and "posts3_sum_ms" in m
+        ]
+        console.print(
+            f"metrics: {'; '.join(parts)}; average test MSE {metrics['average_mse']:.6g}"
+            + (f" (ratio {metrics['average_ratio']:.4f})" if "average_ratio" in metrics else "")
+        )
     executed = sum(summary["executed"].values())
     reused = sum(summary["reused"].values())
     folder, _ = run_folder(summary)
@@ -192,3 +204,12 @@ def print_plan(result: Mapping[str, Any], wide: bool = False) -> None:
     if measured:
         line += f" · measured run: {measured:.2f} s at its own scale"
     console.print(line)
+    limits = result.get("limits")
+    if limits:  # the per-stock pipeline: does one stock's modeling fit one invocation?
+        console.print(
+            f"per-stock modeling invocation: {limits['rows']:,} rows, ~{limits['seconds']:,.0f} s "
+            f"and ~{limits['peak_mb']:,.0f} MB at {limits['memory_mb']} MB (Lambda: "
+            f"{limits['timeout_s']:.0f} s, {limits['max_memory_mb']:,} MB): {limits['advice']}"
+        )
+        for problem in limits["problems"]:
+            console.print(f"  - {problem}")

@@ -204,7 +204,7 @@ def policy_statements(template: Mapping[str, Any]) -> Iterator[tuple[str, dict[s
 
 
 def check_function_set(template: Mapping[str, Any]) -> list[str]:
-    """Exactly the eight workers, named groves-<name>."""
+    """Exactly the registered workers (one per stage), named groves-<name>."""
     names = {props.get("FunctionName") for props in functions(template).values()}
     expected = {NAME_PREFIX + name for name in FUNCTIONS}
     problems = []

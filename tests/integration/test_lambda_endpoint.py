@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from groves import lambda_endpoint
 from groves.lambda_endpoint import Faults, LocalLambdaEndpoint
+from lambda_functions.stages import STAGES
 
 FIXTURES = str(Path(__file__).resolve().parents[1] / "fixtures")
 if FIXTURES not in sys.path:
@@ -83,7 +84,8 @@ def endpoint(make_endpoint: Callable[..., LocalLambdaEndpoint]) -> LocalLambdaEn
 def test_default_registry_is_the_groves_functions() -> None:
     registry = LocalLambdaEndpoint()
     assert registry.handlers["parampreds"] == "lambda_functions.parampreds:lambda_handler"
-    assert len(registry.handlers) == 8
+    assert registry.handlers["modeling"] == "lambda_functions.modeling:lambda_handler"
+    assert len(registry.handlers) == len(STAGES)  # one per registered stage
     assert registry.resolve("groves-parampreds") == "parampreds"
     assert registry.resolve("groves-nope") is None
 
