@@ -110,6 +110,10 @@ class BaseEvent(BaseModel):
     attempt: int = Field(1, ge=1, le=100)
     input_id: str | None = Field(None, max_length=200)
     invoked_at: float | None = Field(None, ge=0)  # epoch seconds, set by the orchestrator
+    # Seed layout driven by groves (`lambda_functions.seed_buckets`): the main bucket, where
+    # the receipt goes (under groves/, which the original never reads). The original's
+    # literal events have none: their receipts stay in their own bucket.
+    mainbucket: str | None = None
 
     @field_validator("n_jobs")
     @classmethod
@@ -182,6 +186,10 @@ class BaseEvent(BaseModel):
             )
         if self.indicators is not None and self.features != "indicators":
             raise ValueError('\'indicators\' needs "features": "indicators"')
+        if self.mainbucket is not None:
+            safe_part(self.mainbucket, "mainbucket")
+            if not self.seed_mode:
+                raise ValueError("'mainbucket' belongs to the seed's form (with its buckets)")
         return self
 
     location_optional: ClassVar[bool] = False
@@ -192,6 +200,8 @@ class BaseEvent(BaseModel):
         for name in ADDED_FIELDS:
             if getattr(self, name) == type(self).model_fields[name].default:
                 del data[name]
+        if self.mainbucket is None:
+            del data["mainbucket"]
         data["__function__"] = type(self).__name__
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
