@@ -107,7 +107,7 @@ class RunConfig(BaseModel):
     @field_validator("seed_bucket")
     @classmethod
     def _seed_bucket(cls, value: str) -> str:
-        return check_bucket_name(value)
+        return check_bucket_name(value)  # an InvalidEventError is a ValueError
 
     @field_validator("seed_bucket_pattern")
     @classmethod
