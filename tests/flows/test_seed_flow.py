@@ -182,3 +182,39 @@ def test_seed_layout_refuses_bad_bucket_names(buckets: Buckets) -> None:
         clearbuckets.lambda_handler(
             {"mainbucket": buckets.main, "buckets": [buckets.main], "confirm": True}
         )
+
+
+@pytest.fixture
+def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The project's own Lambda Invoke endpoint, its workers on the moto server's S3."""
+    from groves.lambda_endpoint import LocalLambdaEndpoint
+    from tests.flows.conftest import endpoint_env
+
+    server = LocalLambdaEndpoint(concurrency=4, env=endpoint_env(moto_server))
+    server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_seed_layout_on_the_lambda_path_resumes_without_invoking(
+    buckets: Buckets, endpoint: Any
+) -> None:
+    def executed() -> dict[str, int]:
+        functions = endpoint.stats()["functions"]
+        return {s: functions.get(s, {}).get("executed", 0) for s in GRID.names}
+
+    config = seed_config(buckets, executor="lambda", stocks=(STOCKS[1],))
+    summary = forecast_pipeline(config)
+    assert summary["failed"] == {}
+    per_stock = GRID.invocations_per_stock(config.shape)
+    assert executed() == per_stock
+    assert buckets.keys(buckets.stock(STOCKS[1])) == stock_tree(STOCKS[1])
+    assert float(buckets.text(buckets.main, "runtimes/invoke_parampreds.txt")) > 0
+    # The rerun invokes no stage worker at all (only the report is made again).
+    again = forecast_pipeline(config)
+    assert executed() == per_stock
+    assert sum(again["executed"].values()) == 0
+    assert again["stocks"] == summary["stocks"]
