@@ -70,7 +70,13 @@ class SeedBuckets:
                 f"bucket pattern {self.pattern!r} must hold {{stock}} exactly once "
                 "(e.g. {stock}-ds5110s3bucket or myteam-{stock}-groves)"
             )
-        check_bucket_name(self.pattern.replace("{stock}", "abc"))
+        example = self.pattern.replace("{stock}", "abc")
+        try:
+            check_bucket_name(example)
+        except InvalidEventError as exc:
+            raise InvalidEventError(
+                f"bucket pattern {self.pattern!r} does not give valid S3 bucket names (e.g. {exc})"
+            ) from None
 
     def stock_bucket(self, stock: str) -> str:
         """The stock's bucket: the pattern with the stock's key in lower case."""

@@ -218,3 +218,68 @@ def test_seed_layout_on_the_lambda_path_resumes_without_invoking(
     assert executed() == per_stock
     assert sum(again["executed"].values()) == 0
     assert again["stocks"] == summary["stocks"]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``cli(*args)``: the ``groves`` CLI in-process; returns (exit code, output)."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from groves.cli import app
+
+    for name in (  # the CLI sets these defaults; restore them afterwards
+        "PREFECT_LOGGING_LEVEL",
+        "PREFECT_SERVER_ANALYTICS_ENABLED",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    ):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_cli_seed_layout_on_bucket_folders(
+    cli: Any, raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``groves run --layout seed`` over $GROVES_BUCKET_ROOT folders, then ``groves clear``."""
+    import json
+
+    root = tmp_path / "buckets"
+    monkeypatch.setenv("GROVES_BUCKET_ROOT", str(root))
+    stock = STOCKS[0]
+    (root / "seedmain" / "raw").mkdir(parents=True)
+    (root / "seedmain" / "raw" / raw_file_name(stock)).write_bytes(
+        (raw_dir / raw_file_name(stock)).read_bytes()
+    )
+    small = ["--grid-feat", "5", "--grid-samp", "5", "--groves", "2", "--trees", "3"]
+    small += ["--final-groves", "2", "--final-trees", "3", "--workers", "2"]
+    where = ["--layout", "seed", "--seed-bucket", "seedmain"]
+    where += ["--seed-bucket-pattern", "grv-{stock}-out"]
+    code, output = cli("run", "--local", "--stocks", stock, *small, *where, "--json")
+    assert code == 0, output
+    summary = json.loads(output[output.index("{") :])
+    assert summary["failed"] == {} and summary["run_id"] == "seed"
+    bucket = root / f"grv-{stock.lower()}-out"
+    assert (bucket / "models/optimized/models/mse.csv").is_file()
+    assert (bucket / "models/params/feat5_samp5/runtimes/writes3.txt").is_file()
+    assert (root / "seedmain/runtimes/invoke_trainfull.txt").is_file()
+    assert (root / "seedmain/timingmetrics/actualtimingmetrics.csv").is_file()
+
+    code, output = cli("clear", "seed", "--layout", "seed", "--seed-bucket", "seedmain", "--yes")
+    assert code == 0, output
+    assert f"in grv-{stock.lower()}-out" in output
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert [k for k in left if "/groves/" not in k] == [f"seedmain/raw/{raw_file_name(stock)}"]
+    # A bad pattern is a one-line error before anything runs.
+    code, output = cli("run", "--local", *where[:-1], "Bad_{stock}", "--stocks", stock)
+    assert code == 1 and "does not give valid S3 bucket names" in " ".join(output.split())
