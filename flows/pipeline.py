@@ -24,7 +24,7 @@ from groves.inputs import InputCheck, UnusableSeriesError, check_series
 from groves.reporting.summary import summarize_run
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
-from tasks.executors import make_executor
+from tasks.executors import Executor, make_executor
 from tasks.invocations import plan_stage
 from tasks.progress import StageProgressArtifacts
 from tasks.reports import (
@@ -35,6 +35,7 @@ from tasks.reports import (
     report_timing,
 )
 from tasks.runtime import Runtime, registered
+from tasks.seed_run import InvokeClock, write_invoke_files
 from tasks.stage import ensure_concurrency_limit, run_stage
 
 # Listeners the CLI registers to draw progress (the flow runs in the CLI's process).
@@ -58,9 +59,10 @@ def check_inputs(config: RunConfig) -> tuple[Storage, dict[str, str]]:
 
 def check_run_inputs(config: RunConfig) -> tuple[Storage, InputCheck]:
     """`check_inputs`, also returning the series left out and why."""
-    store = open_storage(config.store)
+    buckets = config.seed_buckets  # seed layout: raw/ in the main bucket
+    raw = buckets.main_store() if buckets else open_storage(config.store)
     check = check_series(
-        store,
+        raw,
         config.input,
         config.stocks,
         config.feature_spec,
@@ -79,7 +81,11 @@ def check_run_inputs(config: RunConfig) -> tuple[Storage, InputCheck]:
     first, input_id = next(iter(check.series.items()))
     for stage in config.stages.names:  # events differ between stocks only by the name
         plan_stage(stage, first, config, input_id)
-    return store, check
+    if buckets is None:
+        return raw, check
+    for stock in check.series:  # every stock needs a valid bucket name
+        buckets.stock_bucket(stock)
+    return buckets.groves_store(), check
 
 
 @flow(name="forecast-pipeline", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=64))
@@ -87,6 +93,8 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     """Process, grid-search, train and test every stock, then report the timings."""
     # Overrides are validated with the rest (a misspelt field is an error, not ignored).
     config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
+    if config.seed_buckets is not None:  # the run's own files: groves/ in the main bucket
+        config = config.model_copy(update={"store": config.store_url})
     store, check = check_run_inputs(config)
     inputs, rejected = check.series, dict(check.problems)
     run_id = config.resolved_run_id
@@ -104,12 +112,14 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         logger.warning("left out %s (tolerated): %s", name, problem)
     if config.executor == "lambda":
         ensure_concurrency_limit(config.max_in_flight)
-    executor = make_executor(
+    executor: Executor = make_executor(
         config.executor,
         workers=config.workers,
         function_prefix=config.function_prefix,
         credentials_block=config.credentials_block,
     )
+    if config.seed_buckets is not None:  # the original's invoke_{type}.txt: time the sends
+        executor = InvokeClock(executor)
     runtime = Runtime(config, store, executor)
     runtime.progress.listeners.extend(PROGRESS_LISTENERS)
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
@@ -126,6 +136,8 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             chains = drive_stocks(config, inputs)
             stage_results, failed = collect(config, chains)
             failed.update({name: f"input: {problem}" for name, problem in rejected.items()})
+            if config.seed_buckets is not None and isinstance(executor, InvokeClock):
+                write_invoke_files(config.seed_buckets, executor, config.stages.names)
             timing = report_timing(run_id, started)
             timing["report"] = report_analysis(run_id)
             if config.stages.summaries and stage_results:

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lambda_functions import defaults
 from lambda_functions.events import (
@@ -27,12 +27,15 @@ from lambda_functions.events import (
 )
 from lambda_functions.features import MIN_ROWS, FeatureSpec
 from lambda_functions.inputs import InputSpec
+from lambda_functions.layout import SEED_MAIN_BUCKET
 from lambda_functions.names import safe_part, safe_series
+from lambda_functions.seed_buckets import DEFAULT_PATTERN, SeedBuckets, check_bucket_name
 from lambda_functions.stages import DEFAULT_PIPELINE, PIPELINES, Pipeline, Shape
 
 DEFAULT_DATA_DIR = "groves-data"
 LAMBDA_TIMEOUT_S = 900.0  # AWS Lambda's maximum function timeout
 RECEIPT_TIMEOUT_S = LAMBDA_TIMEOUT_S + 60  # awaiting one receipt: the timeout plus a margin
+SEED_RUN_ID = "seed"  # the seed layout's run id (groves/runs/seed/ in the main bucket)
 MAX_IN_FLIGHT = 900  # in-flight Lambda invocations (below the default account limit of 1000)
 
 
@@ -72,6 +75,11 @@ class RunConfig(BaseModel):
     retry_delay_s: float = Field(2.0, ge=0)
     tolerate: int = Field(0, ge=0)
     refresh: bool = False
+    # Where the run's files go: ``run`` (``runs/{run_id}/`` in the store) or ``seed`` (the
+    # original's buckets: `lambda_functions.seed_buckets`; the store is then ignored).
+    layout: Literal["run", "seed"] = "run"
+    seed_bucket: str = SEED_MAIN_BUCKET
+    seed_bucket_pattern: str = DEFAULT_PATTERN
 
     @field_validator("stocks")
     @classmethod
@@ -95,6 +103,33 @@ class RunConfig(BaseModel):
         if value not in PIPELINES:
             raise ValueError(f"unknown pipeline {value!r}; choose one of {list(PIPELINES)}")
         return value
+
+    @field_validator("seed_bucket")
+    @classmethod
+    def _seed_bucket(cls, value: str) -> str:
+        return check_bucket_name(value)  # an InvalidEventError is a ValueError
+
+    @field_validator("seed_bucket_pattern")
+    @classmethod
+    def _seed_pattern(cls, value: str) -> str:
+        SeedBuckets(pattern=value)
+        return value
+
+    @model_validator(mode="after")
+    def _seed_layout(self) -> RunConfig:
+        if self.layout == "seed" and self.input.long:
+            raise ValueError(
+                "the seed layout reads one raw file per stock (the original's); a "
+                "long-format input (--series-column) cannot be used with it"
+            )
+        return self
+
+    @property
+    def seed_buckets(self) -> SeedBuckets | None:
+        """The original's buckets of a seed-layout run (None in the run layout)."""
+        if self.layout != "seed":
+            return None
+        return SeedBuckets(self.seed_bucket, self.seed_bucket_pattern)
 
     @property
     def stages(self) -> Pipeline:
@@ -168,13 +203,33 @@ class RunConfig(BaseModel):
         """The run id: given, or derived from the model options so a rerun resumes."""
         if self.run_id:
             return self.run_id
+        if self.layout == "seed":  # one set of buckets holds one run's outputs
+            return SEED_RUN_ID
         text = json.dumps(self.model_options(), sort_keys=True)
         return "run-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
     @property
     def store_url(self) -> str:
-        """The store as workers get it: an S3 URL, or an absolute folder."""
+        """The store as workers get it: an S3 URL, or an absolute folder. In the seed
+        layout: groves' own files in the main bucket (``groves/``)."""
+        if self.seed_buckets is not None:
+            return self.seed_buckets.groves_store().url
         return self.store if "://" in self.store else os.path.abspath(self.store)
+
+    def stock_event_base(self, stage: str, stock: str) -> dict[str, Any]:
+        """`event_base` plus where the stock is: its name (run layout), or the original's
+        bucket fields (seed layout)."""
+        buckets = self.seed_buckets
+        if buckets is None:
+            return {**self.event_base(), "stock": stock}
+        raw_file = self.input.file_key(stock).removeprefix("raw/")
+        return {**self.event_base(), **buckets.stock_fields(stage, stock, raw_file)}
+
+    def report_event(self, run_id: str) -> dict[str, Any]:
+        """The report stage's (timingmetrics') event."""
+        if self.seed_buckets is not None:
+            return {**self.seed_buckets.run_fields(), "run_id": run_id, "pipeline": self.pipeline}
+        return {"store": self.store_url, "run_id": run_id, "pipeline": self.pipeline}
 
     def event_base(self) -> dict[str, Any]:
         """Fields shared by every worker event of this run."""
@@ -190,4 +245,6 @@ class RunConfig(BaseModel):
         }
         if self.executor == "local":
             base["n_jobs"] = 1
+        if self.layout == "seed":  # the buckets come with each event; tables are CSV
+            del base["store"], base["table_format"]
         return base

@@ -48,7 +48,7 @@ MAX_HORIZON = 100_000
 LEAST_ROWS = 20  # the smallest min_rows: a 64/16/20 split of 20 rows is 12/4/4
 # Fields added after the first event schema: left out of fingerprints at their defaults, so
 # receipts written before them still stand for the same invocations.
-ADDED_FIELDS = ("input", "lags", "horizon", "min_rows")
+ADDED_FIELDS = ("input", "lags", "horizon", "min_rows", "mainbucket")
 
 
 class Grid(BaseModel):
@@ -110,6 +110,10 @@ class BaseEvent(BaseModel):
     attempt: int = Field(1, ge=1, le=100)
     input_id: str | None = Field(None, max_length=200)
     invoked_at: float | None = Field(None, ge=0)  # epoch seconds, set by the orchestrator
+    # Seed layout driven by groves (`lambda_functions.seed_buckets`): the main bucket, where
+    # the receipt goes (under groves/, which the original never reads). The original's
+    # literal events have none: their receipts stay in their own bucket.
+    mainbucket: str | None = None
 
     @field_validator("n_jobs")
     @classmethod
@@ -182,6 +186,10 @@ class BaseEvent(BaseModel):
             )
         if self.indicators is not None and self.features != "indicators":
             raise ValueError('\'indicators\' needs "features": "indicators"')
+        if self.mainbucket is not None:
+            safe_part(self.mainbucket, "mainbucket")
+            if not self.seed_mode:
+                raise ValueError("'mainbucket' belongs to the seed's form (with its buckets)")
         return self
 
     location_optional: ClassVar[bool] = False

@@ -22,7 +22,8 @@ N_LAGS = defaults.N_LAGS
 LAGS = tuple(f"TYPPRICE_LAG_{k}" for k in range(1, N_LAGS + 1))
 MIN_ROWS = 1000  # usable rows (about 3 trading days of minutes) for a 64/16/20 split
 TIMEZONE = "Asia/Kolkata"
-SEED_RANDOM_STATE = 2019  # the seed's train_test_split random_state
+SEED_RANDOM_STATE = 2019  # the original's DataFrame.sample random_state
+SEED_FRACTION = 0.8  # the original kept 80% (train+validation, then training of that)
 
 
 def read_raw(stream: BinaryIO, name: str, indicators: Sequence[str] = ()) -> pd.DataFrame:
@@ -109,7 +110,10 @@ def split_frame(frame: pd.DataFrame, how: str = "chronological") -> dict[str, pd
     """Split 64/16/20 into training, validation and testing.
 
     ``chronological`` keeps time order (train is the oldest 64%); ``random`` reproduces the
-    seed's ``train_test_split(..., random_state=2019)`` twice, which leaks the future.
+    original's rows exactly, which leaks the future: train+validation is
+    ``frame.sample(frac=0.8, random_state=2019)`` (test: the other rows), training is
+    ``sample(frac=0.8, random_state=2019)`` of train+validation (validation: the rest),
+    each sorted by date. Rows are selected by position, so repeated index values are safe.
     """
     n = len(frame)
     if how == "chronological":
@@ -123,9 +127,24 @@ def split_frame(frame: pd.DataFrame, how: str = "chronological") -> dict[str, pd
             "testing": frame.iloc[n_rest:],
         }
     if how == "random":
-        from sklearn.model_selection import train_test_split
-
-        rest, test = train_test_split(frame, test_size=0.2, random_state=SEED_RANDOM_STATE)
-        train, val = train_test_split(rest, test_size=0.2, random_state=SEED_RANDOM_STATE)
-        return {"training": train, "validation": val, "testing": test}
+        rest_pos = _sample_positions(n)
+        test_pos = np.setdiff1d(np.arange(n), rest_pos)
+        train_sub = _sample_positions(len(rest_pos))
+        val_sub = np.setdiff1d(np.arange(len(rest_pos)), train_sub)
+        parts = {
+            "training": rest_pos[train_sub],
+            "validation": rest_pos[val_sub],
+            "testing": test_pos,
+        }
+        # Sorted by date (the frame is in date order, so by position).
+        return {name: frame.iloc[np.sort(pos)] for name, pos in parts.items()}
     raise ValueError(f"unknown split {how!r}; use 'chronological' or 'random'")
+
+
+def _sample_positions(n: int) -> np.ndarray:
+    """The row positions ``DataFrame.sample(frac=0.8, random_state=2019)`` draws from ``n``
+    rows, in its order (pandas draws positions, then takes them)."""
+    positions = pd.DataFrame({"p": np.arange(n)}).sample(
+        frac=SEED_FRACTION, random_state=SEED_RANDOM_STATE
+    )
+    return positions["p"].to_numpy()

@@ -74,6 +74,9 @@ class Stage:
         parallel_fit: Its fits use every vCPU of the worker (Lambda scales them with memory).
         seed_runtimes: In the seed layout: the folders for the original's runtime files
             and the suffix of their names.
+        seed_writes3: In the seed layout it writes ``writes3.txt`` (the write duration,
+            ms) instead of ``startwrites3.txt`` (the write start, epoch ms), as the
+            original predmses did.
         work: Relative (compute, read) size of one invocation at a `Shape`: the planner
             scales measured times by the ratio between two shapes.
         s3_requests: Estimated (PUT-class, GET-class, runtime folders) requests of one
@@ -89,6 +92,7 @@ class Stage:
     bulk: bool = False
     parallel_fit: bool = False
     seed_runtimes: Callable[[StockSpace, Any], SeedRuntimes] | None = None
+    seed_writes3: bool = False
     work: Callable[[Shape], tuple[float, float]] = lambda shape: (1.0, 1.0)
     s3_requests: Callable[[Mapping[str, Any]], tuple[int, int, int]] = lambda event: (0, 0, 0)
     deletes_run: bool = False
@@ -172,6 +176,7 @@ PREDMSES = Stage(
         [space.cell_runtimes_dir(f, s) for f, s in event.cells],
         "",
     ),
+    seed_writes3=True,
     work=lambda shape: (1.0, float(shape.groves)),
     s3_requests=_predmses_requests,
 )

@@ -21,6 +21,7 @@ from typing import Any
 from lambda_functions.events import BaseEvent, parse_event
 from lambda_functions.layout import Layout, RunLayout, SeedLayout, StockSpace
 from lambda_functions.receipts import Receipt
+from lambda_functions.seed_buckets import groves_store
 from lambda_functions.stages import Stage, stage
 from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
 
@@ -117,11 +118,12 @@ def run_worker(
         _write_seed_runtimes(ctx, compute_s, read_s, first_write)
     stock = event.stock_name
     unit = spec.unit_of(event)
+    main = event.mainbucket  # seed layout driven by groves: receipts in the main bucket
     receipt = Receipt(
         function=spec.name,
         unit=unit,
         stock=stock,
-        run_id=ctx.layout.run_id,
+        run_id=event.run_id if main else ctx.layout.run_id,
         event=event.model_dump(mode="json", exclude_none=True),
         fingerprint=event.fingerprint(),
         code_version=CODE_VERSION,
@@ -145,9 +147,11 @@ def run_worker(
         result=result,
     )
     owner = stock if spec.scope == "stock" else None
-    key = ctx.layout.receipt_key(spec.name, owner, unit, outlives_run=spec.deletes_run)
+    layout = RunLayout(event.run_id) if main else ctx.layout
+    key = layout.receipt_key(spec.name, owner, unit, outlives_run=spec.deletes_run)
     try:
-        ctx.store.inner.put_bytes(key, receipt.to_json())
+        receipt_store = groves_store(main) if main else ctx.store.inner
+        receipt_store.put_bytes(key, receipt.to_json())
     except Exception:
         if raise_after is None:
             raise
@@ -157,13 +161,21 @@ def run_worker(
 
 
 def _write_seed_runtimes(ctx: WorkContext, compute_s: float, read_s: float, start_w: float) -> None:
-    """The original's runtime files of this invocation (seed layout only)."""
+    """The original's runtime files of this invocation (seed layout only), in its units:
+    durations in milliseconds (``compute``, ``reads3``, ``writes3``), the write start
+    (``startwrites3``) in epoch milliseconds. A stage with `Stage.seed_writes3` writes the
+    write duration (``writes3``) instead of the write start, as the original predmses did."""
     assert ctx.stage.seed_runtimes is not None and ctx.space is not None
     folders, sfx = ctx.stage.seed_runtimes(ctx.space, ctx.event)
     for folder in folders:
-        ctx.store.inner.put_text(f"{folder}compute{sfx}.txt", f"{compute_s}")
-        ctx.store.inner.put_text(f"{folder}reads3{sfx}.txt", f"{read_s}")
-        ctx.store.inner.put_text(f"{folder}startwrites3{sfx}.txt", f"{start_w}")
+        ctx.store.inner.put_text(f"{folder}compute{sfx}.txt", f"{compute_s * 1000}")
+        ctx.store.inner.put_text(f"{folder}reads3{sfx}.txt", f"{read_s * 1000}")
+        if ctx.stage.seed_writes3:
+            # The runtime files are written after the outputs: time the first one's write.
+            write_ms = ctx.store.write_s * 1000
+            ctx.store.inner.put_text(f"{folder}writes3{sfx}.txt", f"{write_ms}")
+        else:
+            ctx.store.inner.put_text(f"{folder}startwrites3{sfx}.txt", f"{start_w * 1000}")
 
 
 def _memory_limit(context: Any) -> int | None:

@@ -49,7 +49,7 @@ def plan(stage: str, event: dict[str, Any]) -> Invocation:
 
 def stage_events(stage: str, stock: str, config: RunConfig, input_id: str) -> list[dict[str, Any]]:
     """The events of one stage for one stock: the run's shared fields plus the fan-out's."""
-    base = {**config.event_base(), "stock": stock, "input_id": input_id}
+    base = {**config.stock_event_base(stage, stock), "input_id": input_id}
     return [{**base, **fields} for fields in registered(stage).fan_out(config.shape)]
 
 

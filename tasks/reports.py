@@ -29,7 +29,7 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
     its tables and the run's wall time so far."""
     runtime = runtimes.current()
     pipeline = runtime.config.stages
-    event = {"store": runtime.config.store_url, "run_id": run_id, "pipeline": pipeline.name}
+    event = runtime.config.report_event(run_id)
     outcome = run_invocations(
         runtime.executor,
         runtime.store,

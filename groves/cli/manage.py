@@ -37,8 +37,15 @@ def clear(
         str, typer.Option(help="Store folder or s3:// URL.", envvar="GROVES_STORE")
     ] = "groves-data",
     yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
+    layout: Annotated[
+        str, typer.Option(help="run | seed (the original's buckets; RUN_ID is then 'seed')")
+    ] = "run",
+    seed_bucket: Annotated[str, typer.Option(help="Seed layout: the main bucket.")] = "ds5110s3",
 ) -> None:
-    """Delete one run's outputs (never the raw input)."""
+    """Delete one run's outputs (never the raw input).
+
+    Seed layout: empties the run's stock buckets' outputs (processed/, models/), the main
+    bucket's timingmetrics/ and runtimes/invoke_*.txt, and the run's files under groves/."""
     if not yes:
         err.print("[red]error:[/] refusing to delete without --yes")
         raise typer.Exit(code=1)
@@ -47,11 +54,45 @@ def clear(
         from groves.config import RunConfig
         from lambda_functions import clearbuckets
 
+        if layout == "seed":
+            return clearbuckets.lambda_handler(seed_clear_event(seed_bucket, run_id))
         store = RunConfig(store=data).event_base()["store"]
         return clearbuckets.lambda_handler({"store": store, "run_id": run_id, "confirm": True})
 
     receipt = guard(go)
-    console.print(f"deleted {receipt['result']['deleted']} object(s) of run {run_id}")
+    deleted = receipt["result"]["deleted"]
+    if isinstance(deleted, dict):
+        for bucket, count in deleted.items():
+            console.print(f"deleted {count} object(s) in {bucket}")
+    else:
+        console.print(f"deleted {deleted} object(s) of run {run_id}")
+
+
+def seed_clear_event(main: str, run_id: str) -> dict[str, Any]:
+    """The clearbuckets event of a seed-layout run: its stock buckets, from its saved
+    configuration (``groves/runs/{run_id}/config.json`` in the main bucket)."""
+    from groves.config import RunConfig
+    from lambda_functions.errors import GrovesError
+    from lambda_functions.layout import RunLayout
+    from lambda_functions.seed_buckets import groves_store
+
+    store = groves_store(main)
+    key = RunLayout(run_id).config_key()
+    if not store.exists(key):
+        raise GrovesError(f"no seed-layout run {run_id!r} in {store.url} (no {key})")
+    saved = store.get_json(key)
+    fields = set(RunConfig.model_fields)
+    config = RunConfig.model_validate({k: v for k, v in saved.items() if k in fields})
+    buckets = config.seed_buckets
+    if buckets is None:
+        raise GrovesError(f"run {run_id!r} in {store.url} is not a seed-layout run")
+    names = [buckets.stock_bucket(stock) for stock in saved.get("stocks", [])]
+    return {
+        "mainbucket": main,
+        "buckets": names,
+        "run_id": run_id,
+        "confirm": True,
+    }
 
 
 def lambda_endpoint(

@@ -28,7 +28,10 @@ from groves.config import DEFAULT_DATA_DIR, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
 from lambda_functions import defaults
 from lambda_functions.features import MIN_ROWS
 from lambda_functions.inputs import DEFAULT_FILES, DEFAULT_TIME_COLUMN, DEFAULT_VALUE_COLUMN
+from lambda_functions.layout import SEED_MAIN_BUCKET
+from lambda_functions.seed_buckets import DEFAULT_PATTERN
 from lambda_functions.stages import DEFAULT_PIPELINE
+from lambda_functions.storage import BUCKET_ROOT_ENV
 
 
 def _joined(values: tuple[int, ...]) -> str:
@@ -133,6 +136,28 @@ def run(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every table column (the default fits 80 columns).")
     ] = False,
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="run (runs/<run-id>/ in --data) | seed (the original's buckets: S3, or "
+            "folders under $GROVES_BUCKET_ROOT; --data is not used)",
+            rich_help_panel="Seed layout",
+        ),
+    ] = "run",
+    seed_bucket: Annotated[
+        str,
+        typer.Option(
+            help="Seed layout: the main bucket (raw/, runtimes/, timingmetrics/, groves/).",
+            rich_help_panel="Seed layout",
+        ),
+    ] = SEED_MAIN_BUCKET,
+    seed_bucket_pattern: Annotated[
+        str,
+        typer.Option(
+            help="Seed layout: each stock's bucket, {stock} in lower case.",
+            rich_help_panel="Seed layout",
+        ),
+    ] = DEFAULT_PATTERN,
 ) -> None:
     """Run the whole pipeline (processing -> model search -> final model -> timing report)."""
     quiet_prefect()
@@ -151,7 +176,11 @@ def run(
             timezone=timezone,
             value_column=value_column,
         )
-        if kind == "local" and "://" not in data and source.is_default:
+        bucket_root = os.environ.get(BUCKET_ROOT_ENV, "")
+        if layout == "seed":  # demo data into the main bucket's folder
+            if kind == "local" and bucket_root and "://" not in bucket_root and source.is_default:
+                ensure_demo_data(Path(bucket_root.removeprefix("file://")) / seed_bucket)
+        elif kind == "local" and "://" not in data and source.is_default:
             ensure_demo_data(Path(data))
         config = RunConfig(
             store=data,
@@ -180,6 +209,9 @@ def run(
             workers=workers,
             function_prefix=function_prefix,
             credentials_block=credentials_block,
+            layout=layout,
+            seed_bucket=seed_bucket,
+            seed_bucket_pattern=seed_bucket_pattern,
         )
         from flows.pipeline import check_inputs
         from groves.inputs import UnusableSeriesError

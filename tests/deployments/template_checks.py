@@ -336,8 +336,11 @@ def _is_broad(resource: str) -> bool:
     return len(parts) == 6 and parts[5].strip() in ("", "*")
 
 
+SEED_BUCKET_PARAMETERS = ("SeedMainBucket", "SeedStockBuckets")  # the seed layout's
+
+
 def _allowed_s3(bucket: str) -> set[str]:
-    return {
+    allowed = {
         "${" + bucket + ".Arn}",
         "${" + bucket + ".Arn}/*",
         "arn:${AWS::Partition}:s3:::${" + bucket + "}",
@@ -345,6 +348,10 @@ def _allowed_s3(bucket: str) -> set[str]:
         "arn:aws:s3:::${" + bucket + "}",
         "arn:aws:s3:::${" + bucket + "}/*",
     }
+    for name in SEED_BUCKET_PARAMETERS:  # parameters whose AllowedPattern forbids "*"
+        allowed.add("arn:${AWS::Partition}:s3:::${" + name + "}")
+        allowed.add("arn:${AWS::Partition}:s3:::${" + name + "}/*")
+    return allowed
 
 
 def check_iam(template: Mapping[str, Any], bucket_id: str = BUCKET_ID) -> list[str]:

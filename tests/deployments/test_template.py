@@ -552,3 +552,20 @@ def test_image_requirements_suffice(tmp_path: Path, raw_dir: Path) -> None:
     assert result["versions"] == [pins["numpy"], pins["pandas"], pins["scikit-learn"]]
     elapsed = time.monotonic() - started
     assert elapsed < 240, f"took {elapsed:.0f} s"
+
+
+def test_seed_buckets_access_is_conditional_and_never_every_bucket(
+    sam_template: dict[str, Any],
+) -> None:
+    import re
+
+    policy = sam_template["Resources"]["SeedBucketsAccess"]
+    assert policy["Condition"] == "HasSeedBuckets"
+    assert sam_template["Parameters"]["SeedMainBucket"]["Default"] == ""  # off by default
+    pattern = re.compile(sam_template["Parameters"]["SeedStockBuckets"]["AllowedPattern"])
+    for good in ("*-ds5110s3bucket", "myteam-*-groves", "exact-bucket"):
+        assert pattern.fullmatch(good), good
+    for bad in ("*", "ab*", "**-x", "*-*-groves", "Upper*-x"):
+        assert not pattern.fullmatch(bad), bad
+    main = re.compile(sam_template["Parameters"]["SeedMainBucket"]["AllowedPattern"])
+    assert main.fullmatch("ds5110s3") and not main.fullmatch("*")

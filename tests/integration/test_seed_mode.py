@@ -63,10 +63,8 @@ def raw_name(stock: str) -> str:
     return f"{stock}_minute_data_with_indicators.csv"
 
 
-def runtimes(directory: str, suffix: str = "") -> set[str]:
-    return {
-        f"{directory}runtimes/{what}{suffix}.txt" for what in ("compute", "reads3", "startwrites3")
-    }
+def runtimes(directory: str, suffix: str = "", write: str = "startwrites3") -> set[str]:
+    return {f"{directory}runtimes/{what}{suffix}.txt" for what in ("compute", "reads3", write)}
 
 
 def expected_stock_keys(stock: str) -> set[str]:
@@ -77,7 +75,7 @@ def expected_stock_keys(stock: str) -> set[str]:
         for samp in SAMPS:
             cell = f"models/params/feat{feat}_samp{samp}/"
             keys.add(f"{cell}mse.csv")
-            keys |= runtimes(cell)
+            keys |= runtimes(cell, write="writes3")  # predmses: the write duration
             for n in range(GRID_GROVES):
                 keys.add(f"{cell}preds/preds_{n}.csv")
                 keys |= runtimes(cell, f"_{n}")
@@ -293,12 +291,18 @@ def test_runtime_files_hold_numbers(seed_runs: dict[str, SeedRun], stock: str) -
     seed_run = seed_runs["local"]
     bucket = seed_run.after_run[bucket_of(stock)]
     starts = [r["start"] for rs in seed_run.receipts.values() for r in rs]
+    computes = {r["compute_ms"] for rs in seed_run.receipts.values() for r in rs}
     for key, data in bucket.items():
         if key.endswith(".txt"):
             value = float(data.decode())
             assert np.isfinite(value) and value >= 0, key
-            if "startwrites3" in key:  # an epoch timestamp, like the seed's
-                assert min(starts) - 1 <= value <= max(starts) + 600, key
+            if "startwrites3" in key:  # epoch milliseconds, like the original's
+                assert (min(starts) - 1) * 1000 <= value <= (max(starts) + 600) * 1000, key
+            else:  # durations in milliseconds: well below an epoch, and the receipts' ms
+                assert value < 1e9, key
+    # The compute files hold the receipts' compute_ms (the same measurement, in ms).
+    compute = float(bucket["processed/runtimes/compute.txt"].decode())
+    assert any(abs(compute - ms) < 0.01 for ms in computes)
 
 
 def test_timingmetrics_tables_in_the_main_bucket(seed_run: SeedRun) -> None:

@@ -235,7 +235,7 @@ def test_random_split_interleaves(chain: Chain) -> None:
         chain.table(stock_key(f"processed/{s}/{STOCK}.parquet", run))
         for s in ("training", "validation", "testing")
     )
-    assert (len(train), len(valid), len(test)) == (952, 239, 298)
+    assert (len(train), len(valid), len(test)) == (953, 238, 298)
     assert valid.index.min() < train.index.max() and train.index.min() < valid.index.max()
     assert test.index.min() < train.index.max() and train.index.min() < test.index.max()
     assert test.index.min() < valid.index.max() and valid.index.min() < test.index.max()
