@@ -103,7 +103,11 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         workers=config.workers,
         function_prefix=config.function_prefix,
         credentials_block=config.credentials_block,
+        dask_address=config.dask_address,
+        store_url=config.store_url,
     )
+    if about := getattr(executor, "about", None):  # e.g. the Dask dashboard's link
+        logger.info(about)
     runtime = Runtime(config, store, executor)
     runtime.progress.listeners.extend(PROGRESS_LISTENERS)
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
