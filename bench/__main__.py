@@ -9,6 +9,7 @@ run, so that a noisy machine moves both sides of it alike.
 * c: `bench.orchestration` (the flow at the seed's scale with a no-op worker)
 * d: `bench.invoke_rate` (Event invokes/s against the local Lambda endpoint)
 * e: `bench.read_formats` (Parquet vs CSV read of a processed split)
+* g: `bench.scale` (how orchestration cost grows: 99/330/990 stocks, local and Dask)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MODULES = {  # result name -> (module, benchmarks it answers)
     "orchestration": ("bench.orchestration", "c"),
     "invoke_rate": ("bench.invoke_rate", "d"),
     "read_formats": ("bench.read_formats", "e"),
+    "scale": ("bench.scale", "g"),
 }
 
 
@@ -116,6 +118,13 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         ))  # fmt: skip
     else:
         rows.append(_row("(e)", None, ">= 10x", None, ""))
+    g = _load(out, "scale")
+    if g:
+        from bench.scale import rows as scale_rows
+
+        rows += scale_rows(g, _row)
+    else:
+        rows.append(_row("(g)", None, "<= 2 ms, <= 1.2x growth", None, ""))
     details: list[str] = []
     if p:
         pipeline_cpu = p["workers_process_cpu_s"] + p["orchestrator_cpu_s"]
@@ -174,8 +183,8 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         + ".",
         "",
         "What each measures: see the docstrings of `bench/pipeline.py` (a, b), "
-        "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d) and "
-        "`bench/read_formats.py` (e).",
+        "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d), "
+        "`bench/read_formats.py` (e) and `bench/scale.py` (g).",
         "",
     ]
     return "\n".join(lines)
@@ -184,7 +193,7 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Smaller sizes (a few minutes).")
-    parser.add_argument("--only", default="abcde", help="Benchmarks to run, e.g. 'ce'.")
+    parser.add_argument("--only", default="abcdeg", help="Benchmarks to run, e.g. 'ce'.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder.")
     parser.add_argument("--doc", type=Path, default=DOC, help="Markdown table to write.")
     args = parser.parse_args()

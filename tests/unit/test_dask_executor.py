@@ -122,3 +122,15 @@ def test_cli_without_an_address_fails_before_starting(
     result = CliRunner().invoke(app, ["run", "--executor", "dask", "--data", str(tmp_path)])
     assert result.exit_code == 1
     assert "needs a scheduler address" in result.output
+
+
+def test_prefect_yaml_has_a_dask_variant() -> None:
+    import yaml
+
+    from groves.config import RunConfig
+
+    path = Path(__file__).resolve().parents[2] / "deployments" / "prefect.yaml"
+    deployments = {d["name"]: d for d in yaml.safe_load(path.read_text())["deployments"]}
+    config = dict(deployments["groves-dask"]["parameters"]["config"])
+    config.update(store="s3://bucket", dask_address="tcp://10.0.0.9:8786")  # deploy-time values
+    assert RunConfig.model_validate(config).executor == "dask"
