@@ -160,6 +160,10 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
             "summary.",
             "",
         ]
+    if g:
+        from bench.scale import details as scale_details
+
+        details += scale_details(g)
     machine = next((r["machine"] for r in (p, c, d, e) if r), {})
     lines = [
         "# Benchmarks",

@@ -297,12 +297,15 @@ def rows(g: dict[str, Any], row: Any) -> list[str]:
     """The markdown rows of (g) for docs/benchmarks.md (``row``: bench.__main__._row)."""
     out: list[str] = []
     runs = sorted(g["runs"], key=lambda r: (r["executor"], r["stocks"]))
+    largest = max(r["stocks"] for r in runs)
     for r in runs:
         recorded = r["task_runs_recorded"]
         all_recorded = recorded["run_stage"] == r["stage_tasks_expected"]
+        goal = r["stocks"] == largest  # the goal is stated for the largest size
         out.append(row(
             f"(g) {r['executor']}, {r['stocks']} stocks: ms per invocation",
-            r["ms_per_invocation"], "<= 2 ms", r["ms_per_invocation"] <= 2.0,
+            r["ms_per_invocation"], "<= 2 ms" if goal else "(for reference)",
+            r["ms_per_invocation"] <= 2.0 if goal else None,
             f"{r['invocations']:,} invocations in {r['flow_wall_s']:.1f} s; peak RSS "
             f"orchestrator {r['orchestrator_peak_rss_mib']:.0f} + Prefect server "
             f"{r['prefect_server_peak_rss_mib'] or 0:.0f} MiB (goal <= 1536); run-stage task "
@@ -326,6 +329,28 @@ def rows(g: dict[str, Any], row: Any) -> list[str]:
                 ratio <= 2.0, "no-op workers: the executors' own overhead",
             ))  # fmt: skip
     return out
+
+
+def details(g: dict[str, Any]) -> list[str]:
+    """The (g) paragraph of docs/benchmarks.md's "Where the time goes"."""
+    parts = []
+    for r in sorted(g["runs"], key=lambda r: (r["executor"], r["stocks"])):
+        recorded = r["task_runs_recorded"]
+        parts.append(
+            f"{r['executor']} {r['stocks']}: orchestrator "
+            f"{r['orchestrator_cpu_ms_per_invocation']:.2f}, Prefect server "
+            f"{r['prefect_server_cpu_ms_per_invocation']:.2f} CPU-ms per invocation; "
+            f"{recorded['total']:,} task runs recorded ({recorded['by_state']}), the count "
+            f"final within {recorded['settle_s']:.1f} s of the flow's return (2 s of it "
+            "confirming)"
+        )
+    sizes = ", ".join(str(s) for s in g["sizes"])
+    return [
+        f"(g) sizes {sizes} stocks{' (--quick)' if g.get('quick') else ''}, no-op workers "
+        f"({g['machine'].get('cpus')} local worker processes, or as many single-threaded "
+        "Dask workers on loopback): " + "; ".join(parts) + ".",
+        "",
+    ]
 
 
 def main() -> None:
