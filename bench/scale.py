@@ -345,8 +345,14 @@ def details(g: dict[str, Any]) -> list[str]:
             "confirming)"
         )
     sizes = ", ".join(str(s) for s in g["sizes"])
+    load = g["machine"].get("loadavg_at_start")
+    when = f"run {g['date']}, " if g.get("date") else ""
+    missing = [s for s in SIZES if s not in g["sizes"]]
+    if missing:
+        when += f"sizes {', '.join(map(str, missing))} not run (`python -m bench --only g`), "
     return [
-        f"(g) sizes {sizes} stocks{' (--quick)' if g.get('quick') else ''}, no-op workers "
+        f"(g) {when}load average at its start {load}; sizes {sizes} stocks"
+        f"{' (--quick)' if g.get('quick') else ''}, no-op workers "
         f"({g['machine'].get('cpus')} local worker processes, or as many single-threaded "
         "Dask workers on loopback): " + "; ".join(parts) + ".",
         "",
@@ -392,6 +398,7 @@ def main() -> None:
         "quick": args.quick,
         "runs": runs,
         "growth": growth(runs),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "goal_ms_per_invocation": 2.0,
         "goal_peak_rss_mib": 1536.0,
         "goal_growth": 1.2,

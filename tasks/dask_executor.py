@@ -3,6 +3,7 @@
 Any Dask cluster serves (``dask scheduler`` + ``dask worker`` on a few machines,
 dask-kubernetes, dask-jobqueue, dask-cloudprovider: each gives a scheduler address).
 Each invocation is ``client.submit(run_on_worker, stage, event, pure=False, key=...)``
+(sent in batches: what is submitted within 2 ms goes to the scheduler as one message)
 under a readable, unique key (``parampreds-TCS-a1-1f2e3d4c5b6a``: the
 dashboard groups tasks by stage). As for the other executors the outcome is the receipt
 the worker writes to the store, never the task's return value; the Dask future is only
@@ -32,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT_S = 10.0
+BATCH_WINDOW_S = 0.002  # submissions gathered into one scheduler message
 PROBE_PREFIX = ".groves-probe/"
 INSTALL_HINT = "the dask executor needs Dask on this machine: pip install 'groves[dask]'"
 
@@ -151,6 +154,9 @@ class DaskExecutor:
         self._live: dict[str, Any] = {}  # key -> Dask future, until it ends
         self._lock = threading.Lock()
         self._gone: str | None = None
+        self._queue: list[tuple[str, str, dict[str, Any], Future[Any]]] = []
+        self._wake = threading.Event()
+        self._closing = False
         self.client = client if client is not None else self._connect(connect_timeout_s)
         try:
             workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
@@ -166,6 +172,8 @@ class DaskExecutor:
             f"thread(s); fit threads per task by host {self.threads or '{}'}; "
             f"dashboard {self.dashboard_link or 'not served'}"
         )
+        self._sender = threading.Thread(target=self._send_loop, name="groves-dask", daemon=True)
+        self._sender.start()
 
     def _connect(self, timeout_s: float) -> Any:
         try:
@@ -235,16 +243,48 @@ class DaskExecutor:
         status = getattr(self.client, "status", "running")
         if self._gone or status != "running":
             raise DaskExecutorError(self._gone or self._lost(f"client {status}"))
-        key = task_key(function, event)
         mine: Future[Any] = Future()
         mine.set_running_or_notify_cancel()
-        dask_future = self.client.submit(
-            self.runner, function, event, self.threads, pure=False, key=key
-        )
         with self._lock:
-            self._live[key] = dask_future  # a dropped Dask future would cancel its task
-        dask_future.add_done_callback(lambda f: self._settle(f, mine))
+            self._queue.append((task_key(function, event), function, event, mine))
+        self._wake.set()
         return mine
+
+    def _send_loop(self) -> None:
+        """Send what was submitted in batches: one scheduler message per batch, not per
+        task (a stage's invocations are submitted together, so they share a batch)."""
+        while True:
+            self._wake.wait()
+            if not self._closing:
+                time.sleep(BATCH_WINDOW_S)  # let the rest of a stage's invocations join
+            with self._lock:
+                batch, self._queue = self._queue, []
+                self._wake.clear()
+            if batch:
+                self._send(batch)
+            if self._closing:
+                return
+
+    def _send(self, batch: list[tuple[str, str, dict[str, Any], Future[Any]]]) -> None:
+        try:
+            futures = self.client.map(
+                self.runner,
+                [function for _, function, _, _ in batch],
+                [event for _, _, event, _ in batch],
+                threads=self.threads,
+                key=[key for key, _, _, _ in batch],
+                pure=False,
+            )
+        except Exception as exc:  # e.g. the connection lost between submit and send
+            status = getattr(self.client, "status", "running")
+            error = exc if status == "running" else DaskExecutorError(self._lost(str(exc)))
+            for *_, mine in batch:
+                mine.set_exception(error)
+            return
+        with self._lock:  # a dropped Dask future would cancel its task
+            self._live.update((future.key, future) for future in futures)
+        for future, (*_, mine) in zip(futures, batch, strict=True):
+            future.add_done_callback(lambda f, mine=mine: self._settle(f, mine))
 
     def _settle(self, dask_future: Any, mine: Future[Any]) -> None:
         """Pass a Dask task's end to the awaiter's future; release the task at once."""
@@ -272,6 +312,9 @@ class DaskExecutor:
         )
 
     def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._sender.join(timeout=30)
         with self._lock:
             live = list(self._live.values())
             self._live.clear()

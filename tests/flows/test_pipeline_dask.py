@@ -6,6 +6,7 @@ scheduler gone fails the run naming it, and a rerun after its restart resumes.""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -148,3 +149,20 @@ def test_scheduler_gone_fails_naming_it_then_rerun_resumes(
     stages_run = {name for name in rerun if not name.startswith("timingmetrics/")}
     assert stages_run == ok_receipts(s3_store, "gone") - finished
     assert not set(rerun) & finished
+
+
+def test_executor_probes_a_shared_folder_and_sizes_threads(
+    dask_cluster: DaskCluster,  # noqa: F811
+    local_store: str,
+) -> None:
+    from tasks.dask_executor import DaskExecutor
+
+    executor = DaskExecutor(dask_cluster.address, local_store)  # every worker reads the probe
+    try:
+        assert executor.workers == 2
+        cores = len(os.sched_getaffinity(0))
+        assert executor.threads == {"127.0.0.1": max(1, cores // 2)}  # 2 Dask threads here
+        assert f"Dask scheduler {dask_cluster.address}: 2 worker(s)" in executor.about
+    finally:
+        executor.close()
+    assert not list(Path(local_store, ".groves-probe").iterdir())
