@@ -10,6 +10,7 @@ run, so that a noisy machine moves both sides of it alike.
 * d: `bench.invoke_rate` (Event invokes/s against the local Lambda endpoint)
 * e: `bench.read_formats` (Parquet vs CSV read of a processed split)
 * f: `bench.per_stock` (the per-stock pipeline vs the grid pipeline, same data and grid)
+* g: `bench.scale` (how orchestration cost grows: 99/330/990 stocks, local and Dask)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MODULES = {  # result name -> (module, benchmarks it answers)
     "invoke_rate": ("bench.invoke_rate", "d"),
     "read_formats": ("bench.read_formats", "e"),
     "per_stock": ("bench.per_stock", "f"),
+    "scale": ("bench.scale", "g"),
 }
 
 
@@ -123,6 +125,13 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         rows += per_stock_rows(f)
     else:
         rows.append(_row("(f)", None, "(for reference)", None, ""))
+    g = _load(out, "scale")
+    if g:
+        from bench.scale import rows as scale_rows
+
+        rows += scale_rows(g, _row)
+    else:
+        rows.append(_row("(g)", None, "<= 2 ms, <= 1.2x growth", None, ""))
     details: list[str] = []
     if p:
         pipeline_cpu = p["workers_process_cpu_s"] + p["orchestrator_cpu_s"]
@@ -160,7 +169,11 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         ]
     if f:
         details += per_stock_details(f)
-    machine = next((r["machine"] for r in (p, c, d, e, f) if r), {})
+    if g:
+        from bench.scale import details as scale_details
+
+        details += scale_details(g)
+    machine = next((r["machine"] for r in (p, c, d, e, f, g) if r), {})
     lines = [
         "# Benchmarks",
         "",
@@ -184,7 +197,8 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         "",
         "What each measures: see the docstrings of `bench/pipeline.py` (a, b), "
         "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d), "
-        "`bench/read_formats.py` (e) and `bench/per_stock.py` (f).",
+        "`bench/read_formats.py` (e), `bench/per_stock.py` (f) "
+        "and `bench/scale.py` (g).",
         "",
     ]
     return "\n".join(lines)
@@ -248,7 +262,7 @@ def per_stock_details(f: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Smaller sizes (a few minutes).")
-    parser.add_argument("--only", default="abcdef", help="Benchmarks to run, e.g. 'ce'.")
+    parser.add_argument("--only", default="abcdefg", help="Benchmarks to run, e.g. 'ce'.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder.")
     parser.add_argument("--doc", type=Path, default=DOC, help="Markdown table to write.")
     args = parser.parse_args()

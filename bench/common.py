@@ -20,7 +20,7 @@ PYCACHE = Path(tempfile.gettempdir()) / "groves-bench-pycache"
 WARM_IMPORTS = (  # what the benchmarks' processes import: compiled once, before timing
     "sklearn.ensemble, pandas, pyarrow.parquet, pyarrow.csv, talib, joblib, boto3, "
     "matplotlib.figure, matplotlib.backends.backend_agg, prefect, prefect.testing.utilities, "
-    "prefect.server.api.server, flows.pipeline, groves.reporting.analysis, groves.demo_data, "
+    "prefect.server.api.server, flows.pipeline, groves.reporting.report, groves.demo_data, "
     "lambda_functions.processing, lambda_functions.parampreds, lambda_functions.trainfull, "
     "lambda_functions.timingmetrics, groves.lambda_endpoint"
 )

@@ -117,7 +117,11 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         workers=config.workers,
         function_prefix=config.function_prefix,
         credentials_block=config.credentials_block,
+        dask_address=config.dask_address,
+        store_url=config.store_url,
     )
+    if about := getattr(executor, "about", None):  # e.g. the Dask dashboard's link
+        logger.info(about)
     if config.seed_buckets is not None:  # the original's invoke_{type}.txt: time the sends
         executor = InvokeClock(executor)
     runtime = Runtime(config, store, executor)

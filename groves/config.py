@@ -64,7 +64,9 @@ class RunConfig(BaseModel):
     lags: int = Field(defaults.N_LAGS, ge=1, le=MAX_LAGS)
     horizon: int = Field(1, ge=1, le=MAX_HORIZON)
     min_rows: int = Field(MIN_ROWS, ge=LEAST_ROWS)
-    executor: Literal["local", "lambda"] = "local"
+    executor: Literal["local", "lambda", "dask"] = "local"
+    # The Dask scheduler (``tcp://HOST:8786``); None: $DASK_SCHEDULER_ADDRESS.
+    dask_address: str | None = None
     run_id: str | None = None
     function_prefix: str = "groves-"
     credentials_block: str | None = None

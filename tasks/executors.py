@@ -2,12 +2,13 @@
 
 * ``local``: the `lambda_functions` handlers in a pool of local processes, one per core,
   each fit single-threaded (``GROVES_N_JOBS=1``) so cores are not oversubscribed.
+* ``dask``: a task per invocation on a Dask cluster (`tasks.dask_executor`).
 * ``lambda``: boto3 ``invoke`` with ``InvocationType=Event`` against AWS Lambda (or any
   endpoint speaking its API, e.g. `groves.lambda_endpoint`). Throttling (429) is retried
   by botocore's ``standard`` retry mode with backoff.
 
-Either way the outcome is observed through the receipt the worker writes, never through
-the return value, so both kinds are awaited the same way.
+Every way the outcome is observed through the receipt the worker writes, never through
+the return value, so every kind is awaited the same way.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def lambda_client(credentials_block: str | None = None) -> Any:
 
 
 def make_executor(kind: str, **options: Any) -> Executor:
-    """Select an executor by name: ``local`` or ``lambda``."""
+    """Select an executor by name: ``local``, ``lambda`` or ``dask``."""
     if kind == "local":
         return LocalExecutor(workers=options.get("workers"))
     if kind == "lambda":
@@ -139,4 +140,8 @@ def make_executor(kind: str, **options: Any) -> Executor:
             function_prefix=options.get("function_prefix", "groves-"),
             credentials_block=options.get("credentials_block"),
         )
-    raise GrovesError(f"unknown executor {kind!r}: use 'local' or 'lambda'")
+    if kind == "dask":  # Dask is an optional extra: imported only when chosen
+        from tasks.dask_executor import DaskExecutor
+
+        return DaskExecutor(options.get("dask_address"), options["store_url"])
+    raise GrovesError(f"unknown executor {kind!r}: use 'local', 'lambda' or 'dask'")

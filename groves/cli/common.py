@@ -37,6 +37,13 @@ FunctionPrefixOption = Annotated[str, typer.Option(help="Lambda function name pr
 CredentialsBlockOption = Annotated[
     str | None, typer.Option(help="prefect-aws AwsCredentials block for the Lambda client.")
 ]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler for --executor dask, e.g. tcp://HOST:8786.",
+        envvar="DASK_SCHEDULER_ADDRESS",
+    ),
+]
 
 
 def quiet_prefect() -> None:

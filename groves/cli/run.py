@@ -14,6 +14,7 @@ from groves.cli.common import (
     DEMO_DAYS,
     DEMO_STOCKS,
     CredentialsBlockOption,
+    DaskAddressOption,
     FunctionPrefixOption,
     WorkersOption,
     console,
@@ -41,7 +42,7 @@ def _joined(values: tuple[int, ...]) -> str:
 def run(
     local: Annotated[bool, typer.Option("--local", help="Shorthand for --executor local.")] = False,
     executor: Annotated[
-        str, typer.Option(help="local | lambda", envvar="GROVES_EXECUTOR")
+        str, typer.Option(help="local | lambda | dask", envvar="GROVES_EXECUTOR")
     ] = "local",
     data: Annotated[
         str,
@@ -132,6 +133,7 @@ def run(
     workers: WorkersOption = None,
     function_prefix: FunctionPrefixOption = "groves-",
     credentials_block: CredentialsBlockOption = None,
+    dask_address: DaskAddressOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     wide: Annotated[
         bool, typer.Option("--wide", help="Every table column (the default fits 80 columns).")
@@ -212,7 +214,12 @@ def run(
             layout=layout,
             seed_bucket=seed_bucket,
             seed_bucket_pattern=seed_bucket_pattern,
+            dask_address=dask_address,
         )
+        if kind == "dask":  # no address: say so before Prefect starts
+            from tasks.dask_executor import scheduler_address
+
+            scheduler_address(dask_address)
         from flows.pipeline import check_inputs
         from groves.inputs import UnusableSeriesError
         from lambda_functions.errors import GrovesError
@@ -287,7 +294,8 @@ def run_with_progress(config: Any) -> dict[str, Any]:
 
 def serve(
     executor: Annotated[
-        str, typer.Option(help="Default executor: local | lambda", envvar="GROVES_EXECUTOR")
+        str,
+        typer.Option(help="Default executor: local | lambda | dask", envvar="GROVES_EXECUTOR"),
     ] = "local",
     data: Annotated[
         str,
@@ -296,6 +304,7 @@ def serve(
     workers: WorkersOption = None,
     function_prefix: FunctionPrefixOption = "groves-",
     credentials_block: CredentialsBlockOption = None,
+    dask_address: DaskAddressOption = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "groves-serve",
     limit: Annotated[int, typer.Option(help="Flow runs at a time.")] = 1,
 ) -> None:
@@ -321,6 +330,7 @@ def serve(
             workers=workers,
             function_prefix=function_prefix,
             credentials_block=credentials_block,
+            dask_address=dask_address,
         )
         if executor == "local" and local_store:
             ensure_demo_data(Path(store))
