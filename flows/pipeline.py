@@ -26,6 +26,7 @@ from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
 from tasks.executors import make_executor
 from tasks.invocations import plan_stage
+from tasks.lambda_limits import run_cap
 from tasks.progress import StageProgressArtifacts
 from tasks.reports import publish_run_summary, report_analysis, report_plots, report_timing
 from tasks.runtime import Runtime, registered
@@ -96,15 +97,18 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     )
     for name, problem in rejected.items():
         logger.warning("left out %s (tolerated): %s", name, problem)
-    if config.executor == "lambda":
-        ensure_concurrency_limit(config.max_in_flight)
+    cap = None
+    if config.executor == "lambda":  # what Lambda allows, at most what --max-in-flight does
+        cap = run_cap(config)
+        logger.info(cap.describe())
+        ensure_concurrency_limit(cap.value)
     executor = make_executor(
         config.executor,
         workers=config.workers,
         function_prefix=config.function_prefix,
         credentials_block=config.credentials_block,
     )
-    runtime = Runtime(config, store, executor)
+    runtime = Runtime(config, store, executor, inflight_cap=cap.value if cap else None)
     runtime.progress.listeners.extend(PROGRESS_LISTENERS)
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
     runtime.progress.listeners.append(ui_progress)

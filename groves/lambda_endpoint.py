@@ -87,6 +87,7 @@ class Faults:
         retry_after_s: The ``Retry-After`` (``retryAfterSeconds``) an injected 429 carries;
             None sends none.
         reject_events_over_cap: Answer an ``Event`` over the cap with 429 instead of queueing.
+        drop_first: The first k ``Event`` invocations of a function are answered 202, never run.
     """
 
     fail_first: dict[str, int] = field(default_factory=dict)
@@ -98,6 +99,7 @@ class Faults:
     throttle_every: int = 0
     retry_after_s: int | None = None
     reject_events_over_cap: bool = False
+    drop_first: dict[str, int] = field(default_factory=dict)
 
 
 class InjectedFault(RuntimeError):
@@ -277,6 +279,7 @@ class LocalLambdaEndpoint:
             self.faults = faults or Faults()
             self._throttle_left = self._by_function(self.faults.throttle_first)
             self._fail_left = self._by_function(self.faults.fail_first)
+            self._drop_left = self._by_function(self.faults.drop_first)
             self._delay = self._by_function(self.faults.delay_seconds)
             self._rng = random.Random(self.faults.drop_seed)
             self._calls = 0
@@ -479,6 +482,10 @@ class LocalLambdaEndpoint:
                     counts["throttled"] += 1
                     return _THROTTLED
                 queue_it = True
+            if kind == "Event" and self._drop_left.get(function, 0) > 0:
+                self._drop_left[function] -= 1
+                counts["dropped"] += 1
+                return 202, {}, b""
             if kind == "Event" and self._rng.random() < self.faults.drop_event_fraction:
                 counts["dropped"] += 1
                 return 202, {}, b""

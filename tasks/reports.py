@@ -36,7 +36,10 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
         [plan(pipeline.report.name, event)],
         attempt=max(int(task_run.run_count or 1), 1),
         reuse=False,
-        options=AwaitOptions(timeout_s=runtime.config.timeout_s),
+        options=AwaitOptions(
+            timeout_s=runtime.config.timeout_s,
+            max_event_age_s=runtime.config.max_event_age_s,
+        ),
     )
     result = outcome.receipts[0].result
     return {
