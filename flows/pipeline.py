@@ -118,7 +118,12 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         with registered(runtime):
             store.put_json(
                 runtime.layout.config_key(),
-                {**config.model_dump(mode="json"), "run_id": run_id, "stocks": stocks},
+                {
+                    **config.model_dump(mode="json"),
+                    "run_id": run_id,
+                    "stocks": stocks,
+                    "inflight_cap": runtime.inflight_cap,  # Lambda: the cap it found
+                },
             )
             chains = drive_stocks(config, inputs)
             stage_results, failed = collect(config, chains)

@@ -56,7 +56,8 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     run's other artifacts by `publish_run_summary`)."""
     runtime = runtimes.current()
     config = runtime.config
-    workers = config.max_in_flight if config.executor == "lambda" else None
+    cap = runtime.inflight_cap or config.max_in_flight  # the cap the run found
+    workers = cap if config.executor == "lambda" else None
     workers = workers or getattr(runtime.executor, "workers", None)
     try:
         receipts = load_receipts(runtime.store, runtime.layout)

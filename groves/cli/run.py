@@ -121,7 +121,11 @@ def run(
     ] = 0,
     refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
     max_in_flight: Annotated[
-        int, typer.Option(help="Cap on in-flight Lambda invocations.")
+        int,
+        typer.Option(
+            help="Cap on in-flight Lambda invocations (the account's and functions' "
+            "concurrency limits lower it; this can only lower them)."
+        ),
     ] = MAX_IN_FLIGHT,
     timeout: Annotated[
         float,
