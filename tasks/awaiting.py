@@ -10,9 +10,12 @@ On Lambda an accepted event may wait in Lambda's queue (the account or function 
 concurrency) for up to the function's maximum event age before it runs. So the receipt
 timeout counts from when the worker *started*, which its start marker
 (``<receipt key>.started``, written first) shows in the same LIST; an event with no marker
-is called lost (and sent again by the stage retry) only after ``max_event_age_s``. The
-rule: ``max_event_age_s`` must not be shorter than the functions' own maximum event age,
-or the run re-sends an event Lambda still holds and the work runs twice.
+is called lost (and sent again by the stage retry) only after ``max_event_age_s`` plus a
+grace for the start itself (as long again, at most `START_GRACE_S`: an event taken from
+the queue just before its age ran out still has its cold start, validation and the
+marker's PUT ahead of it). The rule: ``max_event_age_s`` must not be shorter than the
+functions' own maximum event age, or the run re-sends an event Lambda still holds and
+the work runs twice.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from tasks.invocations import Invocation, is_reusable
 from tasks.progress import ProgressBoard
 
 logger = logging.getLogger(__name__)
+
+START_GRACE_S = 60.0  # at most this long past the maximum event age for a start marker
 
 # Error types that an invocation raises again on every retry: bad input, not bad luck.
 PERMANENT_ERRORS = frozenset({"InputDataError", "InvalidEventError", "UnsafeNameError"})
@@ -255,10 +260,12 @@ class ReceiptWatch:
                 )
                 return True
             age = self.options.max_event_age_s
-            if started is None and now - self.sent[key] > age + self.options.max_poll_s:
+            waited = age + min(age, START_GRACE_S)
+            if started is None and now - self.sent[key] > waited:
                 failures.add(
-                    f"{inv.name}: no receipt {age:.0f} s after invoking, and it never started "
-                    "(a lost event, or it outwaited its maximum event age in Lambda's queue)"
+                    f"{inv.name}: no receipt {waited:.0f} s after invoking, and it never "
+                    "started (a lost event, or it outwaited its maximum event age in "
+                    "Lambda's queue)"
                 )
                 return True
             return None

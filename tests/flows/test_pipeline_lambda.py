@@ -7,12 +7,13 @@ keep the default --max-in-flight (900) and must find the real cap themselves."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from flows.pipeline import forecast_pipeline
-from groves.lambda_endpoint import Faults, LocalLambdaEndpoint
+from groves.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import open_storage
 from tests.flows.conftest import endpoint_env, small_config
@@ -33,8 +34,23 @@ def endpoint(
     moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[LocalLambdaEndpoint]:
     faults = getattr(request, "param", None) or Faults()
-    server = LocalLambdaEndpoint(concurrency=2, faults=faults, env=endpoint_env(moto_server))
+    handlers = {**DEFAULT_HANDLERS, "warm": "tests.reliability.workerhooks:warm"}
+    server = LocalLambdaEndpoint(
+        concurrency=2, handlers=handlers, faults=faults, env=endpoint_env(moto_server)
+    )
     server.start()
+    # Warm both worker processes (a cold start imports scikit-learn: many seconds on a
+    # loaded machine, which would count as time in the queue).
+    warm = [
+        threading.Thread(
+            target=server.invoke, args=(f"warm-{n}", "warm", None, "RequestResponse", b"{}")
+        )
+        for n in range(2)
+    ]
+    for thread in warm:
+        thread.start()
+    for thread in warm:
+        thread.join()
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.url)
     try:
         yield server

@@ -86,7 +86,7 @@ def test_a_dropped_event_is_sent_again_after_the_maximum_event_age(lam: Lambda) 
     assert changes["parampreds"]["received"] == PER_STAGE["parampreds"] + 1
     assert changes["parampreds"]["executed"] == PER_STAGE["parampreds"]  # exactly once each
     [retry] = [line for line in retried(logs) if "parampreds" in line]
-    assert "no receipt 8 s after invoking, and it never started" in retry
+    assert "no receipt 16 s after invoking, and it never started" in retry
     assert "1 of 2 invocation(s) failed" in retry
     assert_same_as_reference(lam, summary, "dropped-queued")
 
