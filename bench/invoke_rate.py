@@ -62,7 +62,8 @@ def _wait_idle(parent: Any, timeout_s: float = 30.0) -> dict[str, Any]:
     while True:
         parent.send("stats")
         stats = parent.recv()
-        if stats["in_flight"] == 0 or time.monotonic() > deadline:
+        idle = stats["in_flight"] == 0 and not stats.get("queued")
+        if idle or time.monotonic() > deadline:
             return stats
         time.sleep(0.01)
 

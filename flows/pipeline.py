@@ -26,6 +26,7 @@ from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
 from tasks.executors import Executor, make_executor
 from tasks.invocations import plan_stage
+from tasks.lambda_limits import run_cap
 from tasks.progress import StageProgressArtifacts
 from tasks.reports import (
     publish_run_summary,
@@ -110,8 +111,11 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     )
     for name, problem in rejected.items():
         logger.warning("left out %s (tolerated): %s", name, problem)
-    if config.executor == "lambda":
-        ensure_concurrency_limit(config.max_in_flight)
+    cap = None
+    if config.executor == "lambda":  # what Lambda allows, at most what --max-in-flight does
+        cap = run_cap(config)
+        logger.info(cap.describe())
+        ensure_concurrency_limit(cap.value)
     executor: Executor = make_executor(
         config.executor,
         workers=config.workers,
@@ -124,7 +128,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         logger.info(about)
     if config.seed_buckets is not None:  # the original's invoke_{type}.txt: time the sends
         executor = InvokeClock(executor)
-    runtime = Runtime(config, store, executor)
+    runtime = Runtime(config, store, executor, inflight_cap=cap.value if cap else None)
     runtime.progress.listeners.extend(PROGRESS_LISTENERS)
     ui_progress = StageProgressArtifacts(config.stages.names, run_id)
     runtime.progress.listeners.append(ui_progress)
@@ -135,7 +139,12 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         with registered(runtime):
             store.put_json(
                 runtime.layout.config_key(),
-                {**config.model_dump(mode="json"), "run_id": run_id, "stocks": stocks},
+                {
+                    **config.model_dump(mode="json"),
+                    "run_id": run_id,
+                    "stocks": stocks,
+                    "inflight_cap": runtime.inflight_cap,  # Lambda: the cap it found
+                },
             )
             chains = drive_stocks(config, inputs)
             stage_results, failed = collect(config, chains)

@@ -37,6 +37,11 @@ LAMBDA_TIMEOUT_S = 900.0  # AWS Lambda's maximum function timeout
 RECEIPT_TIMEOUT_S = LAMBDA_TIMEOUT_S + 60  # awaiting one receipt: the timeout plus a margin
 SEED_RUN_ID = "seed"  # the seed layout's run id (groves/runs/seed/ in the main bucket)
 MAX_IN_FLIGHT = 900  # in-flight Lambda invocations (below the default account limit of 1000)
+# How long an event may wait in Lambda's queue before Lambda drops it: the SAM template's
+# MaxEventAgeSeconds default. The run waits this long for an event to start before it
+# calls it lost; it must not be shorter than the functions' setting (AWS's own default,
+# without an EventInvokeConfig, is 21600 s).
+MAX_EVENT_AGE_S = 3600.0
 
 
 class RunConfig(BaseModel):
@@ -72,6 +77,7 @@ class RunConfig(BaseModel):
     credentials_block: str | None = None
     max_in_flight: int = Field(MAX_IN_FLIGHT, ge=1, le=10000)
     timeout_s: float = Field(RECEIPT_TIMEOUT_S, gt=0)
+    max_event_age_s: float = Field(MAX_EVENT_AGE_S, gt=0, le=21600)
     workers: int | None = Field(None, ge=1, le=256)
     retries: int = Field(2, ge=0, le=10)
     retry_delay_s: float = Field(2.0, ge=0)

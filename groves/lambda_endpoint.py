@@ -7,9 +7,17 @@ Handlers run in a pool of worker processes, one invocation per process at a time
 Deliberate differences from AWS Lambda:
 
 * Every qualifier (version or alias) runs the same code and reports ``$LATEST``.
-* The concurrency cap counts ``RequestResponse`` and ``Event`` invocations in flight, and an
-  ``Event`` invocation over the cap is answered with 429 instead of being queued, so callers
-  can exercise their throttling and retry path.
+* The concurrency cap (the "account" limit) counts ``RequestResponse`` and ``Event``
+  invocations in flight; ``reserved`` gives functions reserved concurrency of their own (the
+  rest share what is left, as on AWS). A ``RequestResponse`` call over the cap is answered
+  with 429 (as Lambda does). An ``Event`` invocation over the cap is accepted (202) and
+  queued, first in first out, as Lambda queues it; it runs when a slot frees, or expires
+  unrun once it has waited ``max_event_age_s`` (counters ``queued`` and ``expired``). AWS
+  retries a throttled event with backoff (1 s to 5 min) rather than at once; here it starts
+  the moment a slot is free. ``Faults(reject_events_over_cap=True)`` answers 429 instead.
+* ``GET /2016-08-19/account-settings/`` (GetAccountSettings) reports the cap as
+  ``ConcurrentExecutions`` and what no function reserved as ``UnreservedConcurrentExecutions``;
+  ``GET /2019-09-30/functions/{name}/concurrency`` (GetFunctionConcurrency) a reservation.
 * There is no dead-letter queue and no retry of failed ``Event`` invocations: failures are
   logged and recorded in :meth:`LocalLambdaEndpoint.stats`.
 * A timed-out ``RequestResponse`` call is answered as Lambda would, but its worker is not
@@ -17,8 +25,10 @@ Deliberate differences from AWS Lambda:
 * Workers are started with ``forkserver`` (``spawn`` where that is missing), which re-imports
   the main module: a script that starts an endpoint needs ``if __name__ == "__main__":``.
 
-``Faults`` injects failures, throttling, lost and duplicated events and delays for
-reliability tests. ``GET /groves/stats`` returns the per-function counters as JSON.
+``Faults`` injects failures, throttling (the first k calls, or every n-th call with an
+optional ``Retry-After``), lost and duplicated events and delays for reliability tests.
+``GET /groves/stats`` returns the per-function counters as JSON. SIGTERM (see
+`run_endpoint`) stops the server and its worker processes.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,9 +58,14 @@ from lambda_functions.stages import STAGES
 logger = logging.getLogger(__name__)
 
 DEFAULT_HANDLERS = {name: stage.handler for name, stage in STAGES.items()}
-COUNTERS = ("received", "throttled", "failed", "dropped", "executed", "succeeded")
+COUNTERS = (
+    "received", "throttled", "failed", "dropped", "executed", "succeeded", "queued", "expired",
+)  # fmt: skip
+MAX_EVENT_AGE_S = 21600.0  # AWS Lambda's default (and largest) maximum event age: 6 hours
 _REGION, _ACCOUNT = "us-east-1", "000000000000"
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
+_CONCURRENCY_PATH = re.compile(r"/2019-09-30/functions/([^/]+)/concurrency/?")
+_ACCOUNT_PATH = re.compile(r"/2016-08-19/account-settings/?")
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 Response = tuple[int, dict[str, str], bytes]
@@ -67,6 +82,12 @@ class Faults:
         drop_seed: Seed of the RNG choosing which events are dropped.
         delay_seconds: Sleep this long in the worker before running the handler.
         duplicate_events: Run every ``Event`` invocation twice, concurrently.
+        throttle_every: Answer every n-th Invoke call (all functions counted together) with
+            429, for as long as the faults are set: sustained throttling.
+        retry_after_s: The ``Retry-After`` (``retryAfterSeconds``) an injected 429 carries;
+            None sends none.
+        reject_events_over_cap: Answer an ``Event`` over the cap with 429 instead of queueing.
+        drop_first: The first k ``Event`` invocations of a function are answered 202, never run.
     """
 
     fail_first: dict[str, int] = field(default_factory=dict)
@@ -75,6 +96,10 @@ class Faults:
     drop_seed: int = 0
     delay_seconds: dict[str, float] = field(default_factory=dict)
     duplicate_events: bool = False
+    throttle_every: int = 0
+    retry_after_s: int | None = None
+    reject_events_over_cap: bool = False
+    drop_first: dict[str, int] = field(default_factory=dict)
 
 
 class InjectedFault(RuntimeError):
@@ -150,6 +175,27 @@ _THROTTLED = _error(429, "TooManyRequestsException", "Rate Exceeded.",
                     Reason="ReservedFunctionConcurrentInvocationLimitExceeded")  # fmt: skip
 
 
+def _throttled(retry_after_s: int | None) -> Response:
+    """An injected 429; with ``Retry-After`` (botocore: ``retryAfterSeconds``) if given."""
+    if retry_after_s is None:
+        return _THROTTLED
+    status, headers, _ = _THROTTLED
+    body = {"Type": "User", "message": "Rate Exceeded.", "Reason": "CallerRateLimitExceeded",
+            "retryAfterSeconds": str(retry_after_s)}  # fmt: skip
+    return status, {**headers, "Retry-After": str(retry_after_s)}, json.dumps(body).encode()
+
+
+@dataclass
+class _Queued:
+    """An accepted ``Event`` invocation waiting for a free slot."""
+
+    function: str
+    request_id: str
+    args: tuple
+    copies: int
+    since: float  # time.monotonic() when accepted
+
+
 def _split_name(raw: str) -> tuple[str, str | None]:
     """Splits a name, partial ARN or ARN (each optionally ``:qualifier``) into name, qualifier."""
     parts = raw.split(":")
@@ -173,6 +219,10 @@ class LocalLambdaEndpoint:
         timeout_s: The function timeout seen through ``get_remaining_time_in_millis``.
         env: Variables set in the workers (on top of this process's environment).
         memory_mb: Reported as ``memory_limit_in_mb``.
+        reserved: Function name -> reserved concurrency (its own slots, out of ``concurrency``;
+            at least one slot must stay unreserved).
+        max_event_age_s: How long a queued ``Event`` may wait before it expires unrun
+            (AWS's default: 6 hours).
     """
 
     def __init__(
@@ -186,6 +236,8 @@ class LocalLambdaEndpoint:
         timeout_s: float = 900,
         env: dict[str, str] | None = None,
         memory_mb: int = 3008,
+        reserved: dict[str, int] | None = None,
+        max_event_age_s: float = MAX_EVENT_AGE_S,
     ) -> None:
         self.host, self.port = host, port
         self.concurrency = concurrency or os.cpu_count() or 1
@@ -197,6 +249,12 @@ class LocalLambdaEndpoint:
         self._counters = {name: Counter(dict.fromkeys(COUNTERS, 0)) for name in self.handlers}
         self._errors: list[dict[str, str]] = []
         self._in_flight = 0
+        self._running: Counter[str] = Counter()  # function -> invocations in flight
+        self._queue: deque[_Queued] = deque()
+        self._calls = 0  # Invoke calls since the faults were set (for throttle_every)
+        self.reserved: dict[str, int] = {}
+        self.max_event_age_s = max_event_age_s
+        self.set_limits(reserved=reserved or {}, max_event_age_s=max_event_age_s)
         self._idle = threading.Condition(self._lock)
         self._pool_lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -221,8 +279,53 @@ class LocalLambdaEndpoint:
             self.faults = faults or Faults()
             self._throttle_left = self._by_function(self.faults.throttle_first)
             self._fail_left = self._by_function(self.faults.fail_first)
+            self._drop_left = self._by_function(self.faults.drop_first)
             self._delay = self._by_function(self.faults.delay_seconds)
             self._rng = random.Random(self.faults.drop_seed)
+            self._calls = 0
+
+    def set_limits(
+        self, reserved: dict[str, int] | None = None, max_event_age_s: float | None = None
+    ) -> None:
+        """Replaces reserved concurrency and/or the maximum event age (None keeps it).
+
+        Raises:
+            ValueError: an unknown function, a reservation below 0, or no slot left unreserved.
+        """
+        with self._lock:
+            if reserved is not None:
+                resolved: dict[str, int] = {}
+                for name, count in reserved.items():
+                    function = self.resolve(name)
+                    if function is None or count < 0:
+                        raise ValueError(f"bad reserved concurrency {name}={count}")
+                    resolved[function] = int(count)
+                if sum(resolved.values()) >= self.concurrency and set(resolved) != set(
+                    self.handlers
+                ):
+                    raise ValueError(
+                        f"reserved concurrency {sum(resolved.values())} leaves none of "
+                        f"{self.concurrency} for the other functions"
+                    )
+                self.reserved = resolved
+            if max_event_age_s is not None:
+                if max_event_age_s <= 0:
+                    raise ValueError("max_event_age_s must be positive")
+                self.max_event_age_s = float(max_event_age_s)
+
+    @property
+    def unreserved(self) -> int:
+        """Slots no function reserved (GetAccountSettings' UnreservedConcurrentExecutions)."""
+        return self.concurrency - sum(self.reserved.values())
+
+    def _has_slot(self, function: str, copies: int = 1) -> bool:
+        """Whether ``function`` may start ``copies`` more invocations now (lock held)."""
+        if self._in_flight + copies > self.concurrency:
+            return False
+        if function in self.reserved:
+            return self._running[function] + copies <= self.reserved[function]
+        shared = sum(n for name, n in self._running.items() if name not in self.reserved)
+        return shared + copies <= self.unreserved
 
     def _by_function(self, values: dict[str, Any]) -> dict[str, Any]:
         return {self.resolve(key) or key: value for key, value in values.items()}
@@ -256,11 +359,17 @@ class LocalLambdaEndpoint:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stops serving, waits up to ``timeout`` s for running invocations, ends the workers."""
+        """Stops serving, waits up to ``timeout`` s for running invocations, ends the workers.
+
+        Queued events that have not started are dropped (counted as ``expired``)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            for item in self._queue:
+                self._counters[item.function]["expired"] += 1
+            self._queue.clear()
         if self._pool is not None:
             if not self.wait_idle(timeout):
                 logger.warning("stopping with %d invocations in flight", self._in_flight)
@@ -277,16 +386,60 @@ class LocalLambdaEndpoint:
         self.stop()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Blocks until no invocation is in flight; returns False on timeout."""
+        """Blocks until no invocation is in flight or queued; returns False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+            while self._in_flight or self._queue:
+                self._expire_queued()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(0.2 if left is None else min(left, 0.2))
+            return True
 
     def stats(self) -> dict[str, Any]:
-        """Returns counters per function, invocations in flight and the last Event failures."""
+        """Returns counters per function, invocations in flight and queued, the last failures."""
         with self._lock:
+            self._expire_queued()
             functions = {name: dict(counts) for name, counts in self._counters.items()}
             errors = list(self._errors)
-            return {"in_flight": self._in_flight, "functions": functions, "errors": errors}
+            return {
+                "in_flight": self._in_flight,
+                "queued": len(self._queue),
+                "functions": functions,
+                "errors": errors,
+            }
+
+    def account_settings(self) -> dict[str, Any]:
+        """The GetAccountSettings answer: the cap and what no function reserved."""
+        limit = {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": self.concurrency,
+            "UnreservedConcurrentExecutions": self.unreserved,
+        }
+        usage = {"TotalCodeSize": 0, "FunctionCount": len(self.handlers)}
+        return {"AccountLimit": limit, "AccountUsage": usage}
+
+    def function_concurrency(self, raw_name: str) -> Response:
+        """The GetFunctionConcurrency answer (``{}`` when nothing is reserved)."""
+        function = self.resolve(_split_name(raw_name)[0])
+        if function is None:
+            message = f"Function not found: {raw_name}"
+            return _error(404, "ResourceNotFoundException", message, Message=message)
+        body = {}
+        if function in self.reserved:
+            body["ReservedConcurrentExecutions"] = self.reserved[function]
+        return 200, {}, json.dumps(body).encode()
+
+    def _expire_queued(self) -> None:
+        """Drops queued events older than the maximum event age (lock held)."""
+        now = time.monotonic()
+        while self._queue and now - self._queue[0].since > self.max_event_age_s:
+            item = self._queue.popleft()
+            self._counters[item.function]["expired"] += 1
+            logger.warning("event %s of %s expired in the queue", item.request_id, item.function)
 
     def invoke(
         self, request_id: str, raw_name: str, qualifier: str | None, kind: str | None, body: bytes
@@ -311,15 +464,34 @@ class LocalLambdaEndpoint:
             counts["received"] += 1
             if kind == "DryRun":
                 return 204, {}, b""
-            if self._throttle_left.get(function, 0) > 0 or self._in_flight >= self.concurrency:
-                self._throttle_left[function] = max(0, self._throttle_left.get(function, 0) - 1)
+            self._calls += 1
+            every = self.faults.throttle_every
+            if every and self._calls % every == 0:
+                counts["throttled"] += 1
+                return _throttled(self.faults.retry_after_s)
+            copies = 2 if kind == "Event" and self.faults.duplicate_events else 1
+            self._expire_queued()
+            queue_it = False
+            if self._throttle_left.get(function, 0) > 0:
+                self._throttle_left[function] -= 1
                 counts["throttled"] += 1
                 return _THROTTLED
+            waiting = any(item.function == function for item in self._queue)
+            if (waiting and kind == "Event") or not self._has_slot(function, copies):
+                if kind != "Event" or self.faults.reject_events_over_cap:
+                    counts["throttled"] += 1
+                    return _THROTTLED
+                queue_it = True
+            if kind == "Event" and self._drop_left.get(function, 0) > 0:
+                self._drop_left[function] -= 1
+                counts["dropped"] += 1
+                return 202, {}, b""
             if kind == "Event" and self._rng.random() < self.faults.drop_event_fraction:
                 counts["dropped"] += 1
                 return 202, {}, b""
-            copies = 2 if kind == "Event" and self.faults.duplicate_events else 1
-            self._in_flight += copies
+            if not queue_it:
+                self._in_flight += copies
+                self._running[function] += copies
             inject = self._fail_left.get(function, 0) > 0
             self._fail_left[function] = max(0, self._fail_left.get(function, 0) - 1)
         arn = f"arn:aws:lambda:{_REGION}:{_ACCOUNT}:function:{name}"
@@ -333,6 +505,12 @@ class LocalLambdaEndpoint:
             log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
         )
         args = (self.handlers[function], event, context, self._delay.get(function, 0.0), inject)
+        if queue_it:
+            with self._lock:
+                counts["queued"] += 1
+                self._queue.append(_Queued(function, request_id, args, copies, time.monotonic()))
+            self._start_queued()  # a slot may have freed meanwhile
+            return 202, {}, b""
         outcomes = [self._submit(function, kind, request_id, args) for _ in range(copies)]
         if kind == "Event":
             return 202, {}, b""
@@ -364,8 +542,10 @@ class LocalLambdaEndpoint:
                     logger.warning("Event invocation failed: %s", error)
                     self._errors = [*self._errors[-99:], error]
                 self._in_flight -= 1
+                self._running[function] -= 1
                 self._idle.notify_all()
             outcome.set_result((ok, payload))
+            self._start_queued()
 
         pool = self._pool
         assert pool is not None, "endpoint not started"
@@ -380,6 +560,30 @@ class LocalLambdaEndpoint:
             future = self._pool.submit(_execute, *args)
         future.add_done_callback(finished)
         return outcome
+
+    def _start_queued(self) -> None:
+        """Starts queued events, oldest first, while they have slots (FIFO per function)."""
+        while True:
+            with self._lock:
+                self._expire_queued()
+                if self._pool is None:
+                    return
+                blocked: set[str] = set()
+                item = None
+                for candidate in self._queue:
+                    if candidate.function in blocked:
+                        continue  # keep each function's events in order
+                    if self._has_slot(candidate.function, candidate.copies):
+                        item = candidate
+                        break
+                    blocked.add(candidate.function)
+                if item is None:
+                    return
+                self._queue.remove(item)
+                self._in_flight += item.copies
+                self._running[item.function] += item.copies
+            for _ in range(item.copies):
+                self._submit(item.function, "Event", item.request_id, item.args)
 
 
 class _Server(ThreadingHTTPServer):
@@ -403,10 +607,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(*response, request_id=request_id)
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path.rstrip("/") != "/groves/stats":
+        path = urlsplit(self.path).path
+        endpoint = self.server.endpoint
+        if path.rstrip("/") == "/groves/stats":
+            self._reply(200, {}, json.dumps(endpoint.stats()).encode())
+        elif _ACCOUNT_PATH.fullmatch(path):
+            self._reply(200, {}, json.dumps(endpoint.account_settings()).encode())
+        elif match := _CONCURRENCY_PATH.fullmatch(path):
+            self._reply(*endpoint.function_concurrency(unquote(match[1])))
+        else:
             self._reply(*_error(404, "UnknownOperationException", f"no route {self.path}"))
-            return
-        self._reply(200, {}, json.dumps(self.server.endpoint.stats()).encode())
 
     def _reply(
         self, status: int, headers: dict[str, str], body: bytes, request_id: str = ""
@@ -430,7 +640,8 @@ def run_endpoint(
     faults: Faults | None = None,
     **options: Any,
 ) -> None:
-    """Serves until Ctrl-C (the ``groves lambda-endpoint`` command).
+    """Serves until Ctrl-C or SIGTERM (the ``groves lambda-endpoint`` command); either stops
+    the worker processes too.
 
     Args:
         host: Interface to bind.
@@ -440,10 +651,14 @@ def run_endpoint(
         **options: Further ``LocalLambdaEndpoint`` arguments (handlers, env, timeout_s, ...).
     """
     endpoint = LocalLambdaEndpoint(host, port, concurrency, faults=faults, **options).start()
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # main thread only
     print(f"Lambda Invoke API at {endpoint.url} (Ctrl-C stops)", flush=True)
     try:
-        threading.Event().wait()
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
-        endpoint.stop()
+        signal.signal(signal.SIGTERM, previous)
+        endpoint.stop(timeout=5)

@@ -546,7 +546,8 @@ def profile_for_run(store: Storage, run_id: str, concurrency: int | None = None)
         raise GrovesError(f"run {run_id!r} has no successful receipts to measure")
     if concurrency is None:
         observed = peak_concurrency((r.start, r.end) for r in receipts)
-        limit = config.get("max_in_flight") if config.get("executor") == "lambda" else None
+        cap = config.get("inflight_cap") or config.get("max_in_flight")  # the cap it found
+        limit = cap if config.get("executor") == "lambda" else None
         limit = limit or config.get("workers")
         concurrency = min(limit, observed) if limit else observed
     scale = Scale.from_config(config, concurrency=max(int(concurrency), 1))

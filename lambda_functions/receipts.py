@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lambda_functions.errors import ReceiptError
 
 SCHEMA_VERSION = 1
+STARTED_SUFFIX = ".started"
+"""A start marker is ``<receipt key>.started``: written first by a worker that runs under a
+Lambda runtime (an invocation context), so the orchestrator can tell an event still
+waiting in Lambda's queue from one that is running."""
 """The receipt schema this code writes and reads. Receipts written before the field
 existed (groves 0.1) have the same fields and count as version 1."""
 

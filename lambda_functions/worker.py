@@ -9,6 +9,8 @@ work function leaves an error receipt, then the exception propagates (Lambda rep
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import resource
 import time
 import traceback
@@ -20,12 +22,13 @@ from typing import Any
 
 from lambda_functions.events import BaseEvent, parse_event
 from lambda_functions.layout import Layout, RunLayout, SeedLayout, StockSpace
-from lambda_functions.receipts import Receipt
+from lambda_functions.receipts import STARTED_SUFFIX, Receipt
 from lambda_functions.seed_buckets import groves_store
 from lambda_functions.stages import Stage, stage
-from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
+from lambda_functions.storage import MeteredStorage, Storage, bucket_storage, open_storage
 
 _COLD = True
+logger = logging.getLogger(__name__)
 
 
 def _code_version() -> str:
@@ -101,6 +104,15 @@ def run_worker(
     start = time.time()
     clock = time.perf_counter()
     ctx = resolve(spec, event)
+    stock = event.stock_name
+    unit = spec.unit_of(event)
+    owner = stock if spec.scope == "stock" else None
+    main = event.mainbucket  # seed layout driven by groves: receipts in the main bucket
+    layout = RunLayout(event.run_id) if main else ctx.layout
+    key = layout.receipt_key(spec.name, owner, unit, outlives_run=spec.deletes_run)
+    receipt_store = groves_store(main) if main else ctx.store.inner
+    if context is not None:  # a Lambda runtime (or the local endpoint): say it started
+        _mark_started(receipt_store, key, event, context, start)
     status, error, error_type, trace, result = "ok", None, None, None, {}
     raise_after: Exception | None = None
     try:
@@ -116,9 +128,6 @@ def run_worker(
     if status == "ok" and ctx.layout.seed_mode and spec.seed_runtimes and ctx.space:
         first_write = start + (elapsed - write_s)
         _write_seed_runtimes(ctx, compute_s, read_s, first_write)
-    stock = event.stock_name
-    unit = spec.unit_of(event)
-    main = event.mainbucket  # seed layout driven by groves: receipts in the main bucket
     receipt = Receipt(
         function=spec.name,
         unit=unit,
@@ -146,11 +155,7 @@ def run_worker(
         outputs=ctx.outputs,
         result=result,
     )
-    owner = stock if spec.scope == "stock" else None
-    layout = RunLayout(event.run_id) if main else ctx.layout
-    key = layout.receipt_key(spec.name, owner, unit, outlives_run=spec.deletes_run)
     try:
-        receipt_store = groves_store(main) if main else ctx.store.inner
         receipt_store.put_bytes(key, receipt.to_json())
     except Exception:
         if raise_after is None:
@@ -158,6 +163,20 @@ def run_worker(
     if raise_after is not None:
         raise raise_after
     return receipt.model_dump(mode="json")
+
+
+def _mark_started(store: Storage, key: str, event: Any, context: Any, start: float) -> None:
+    """Write the start marker beside the receipt (not metered; a failure is only logged:
+    the receipt still tells the outcome, the marker only how long to wait for it)."""
+    marker = {
+        "attempt": event.attempt,
+        "request_id": getattr(context, "aws_request_id", None),
+        "start": start,
+    }
+    try:
+        store.put_bytes(key + STARTED_SUFFIX, json.dumps(marker).encode())
+    except Exception as exc:
+        logger.warning("could not write the start marker %s: %s", key + STARTED_SUFFIX, exc)
 
 
 def _write_seed_runtimes(ctx: WorkContext, compute_s: float, read_s: float, start_w: float) -> None:

@@ -5,6 +5,17 @@ already valid (`split_reusable`), send the rest (`dispatch`), and wait for their
 (`ReceiptWatch`). A receipt is the worker's last write, so its presence means the outputs
 are complete. Waiting reads a finished local worker's receipt directly, and otherwise
 LISTs each receipt folder once per round (with backoff), reading only new or changed ones.
+
+On Lambda an accepted event may wait in Lambda's queue (the account or function is at its
+concurrency) for up to the function's maximum event age before it runs. So the receipt
+timeout counts from when the worker *started*, which its start marker
+(``<receipt key>.started``, written first) shows in the same LIST; an event with no marker
+is called lost (and sent again by the stage retry) only after ``max_event_age_s`` plus a
+grace for the start itself (as long again, at most `START_GRACE_S`: an event taken from
+the queue just before its age ran out still has its cold start, validation and the
+marker's PUT ahead of it). The rule: ``max_event_age_s`` must not be shorter than the
+functions' own maximum event age, or the run re-sends an event Lambda still holds and
+the work runs twice.
 """
 
 from __future__ import annotations
@@ -17,13 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_functions.errors import ObjectNotFoundError, ReceiptError, WorkerFailedError
-from lambda_functions.receipts import Receipt, parse_receipt
+from lambda_functions.receipts import STARTED_SUFFIX, Receipt, parse_receipt
 from lambda_functions.storage import Storage
 from tasks.executors import Executor
 from tasks.invocations import Invocation, is_reusable
 from tasks.progress import ProgressBoard
 
 logger = logging.getLogger(__name__)
+
+START_GRACE_S = 60.0  # at most this long past the maximum event age for a start marker
 
 # Error types that an invocation raises again on every retry: bad input, not bad luck.
 PERMANENT_ERRORS = frozenset({"InputDataError", "InvalidEventError", "UnsafeNameError"})
@@ -33,7 +46,8 @@ PERMANENT_ERRORS = frozenset({"InputDataError", "InvalidEventError", "UnsafeName
 class AwaitOptions:
     """How long and how often to wait for receipts."""
 
-    timeout_s: float = 960.0  # Lambda's 900 s limit plus a margin
+    timeout_s: float = 960.0  # Lambda's 900 s limit plus a margin, from the start marker
+    max_event_age_s: float = 3600.0  # Lambda: an event not started by then is lost
     first_poll_s: float = 0.05
     max_poll_s: float = 2.0
     crash_grace_s: float = 2.0  # a local worker that died: wait this long for a receipt
@@ -110,7 +124,9 @@ def split_reusable(
 
     A stale, failed or unreadable receipt of a pending invocation is deleted, so it can
     never be mistaken for the new one."""
-    existing = read_new_receipts(store, {_folder(i.receipt_key) for i in invocations}, {})
+    markers: dict[str, float] = {}
+    folders = {_folder(i.receipt_key) for i in invocations}
+    existing = read_new_receipts(store, folders, {}, markers)
     done: dict[str, Receipt] = {}
     pending: list[Invocation] = []
     for inv in invocations:
@@ -119,7 +135,7 @@ def split_reusable(
             done[inv.receipt_key] = found
             continue
         pending.append(inv)
-        if found is not None:
+        if found is not None or inv.receipt_key in markers:  # the start marker too
             if isinstance(found, ReceiptError):
                 logger.warning("%s; running %s again", found, inv.name)
             store.delete_prefix(inv.receipt_key)
@@ -162,6 +178,7 @@ class ReceiptWatch:
         self.waiting: dict[str, Invocation] = {}
         self.sent: dict[str, float] = {}
         self.futures: dict[str, Future[Any] | None] = {}
+        self.started: dict[str, float] = {}  # receipt key -> when its start marker was seen
         self._seen: dict[str, str] = {}  # receipt key -> ETag already read
         self._crashed_at: dict[str, float] = {}
 
@@ -194,7 +211,12 @@ class ReceiptWatch:
         """The receipts that appeared or changed since the last look."""
         finished = {k for k in self.waiting if (f := self.futures.get(k)) is not None and f.done()}
         listed = {_folder(k) for k in self.waiting if self.futures.get(k) is None}
-        found = read_new_receipts(self.store, listed, self._seen)
+        markers: dict[str, float] = {}
+        found = read_new_receipts(self.store, listed, self._seen, markers)
+        now = time.time()
+        for key in markers:
+            if key in self.waiting:
+                self.started.setdefault(key, now)  # seen now: started at most a poll ago
         for key in finished:
             receipt = read_receipt(self.store, key)
             if receipt is not None:
@@ -229,6 +251,24 @@ class ReceiptWatch:
                 exc = future.exception()
                 failures.add(f"{inv.name}: worker crashed: {type(exc).__name__}: {exc}")
                 return True
+        if future is None:  # Lambda: from the start marker, else up to the event's max age
+            started = self.started.get(key)
+            if started is not None and now - started > self.options.timeout_s:
+                failures.add(
+                    f"{inv.name}: no receipt {self.options.timeout_s:.0f} s after it started "
+                    "(the worker timed out or was killed)"
+                )
+                return True
+            age = self.options.max_event_age_s
+            waited = age + min(age, START_GRACE_S)
+            if started is None and now - self.sent[key] > waited:
+                failures.add(
+                    f"{inv.name}: no receipt {waited:.0f} s after invoking, and it never "
+                    "started (a lost event, or it outwaited its maximum event age in "
+                    "Lambda's queue)"
+                )
+                return True
+            return None
         if now - self.sent[key] > self.options.timeout_s:
             failures.add(
                 f"{inv.name}: no receipt {self.options.timeout_s:.0f} s after invoking "
@@ -269,12 +309,21 @@ def read_receipt(store: Storage, key: str) -> Receipt | ReceiptError | None:
 
 
 def read_new_receipts(
-    store: Storage, folders: set[str], seen: dict[str, str]
+    store: Storage,
+    folders: set[str],
+    seen: dict[str, str],
+    markers: dict[str, float] | None = None,
 ) -> dict[str, Receipt | ReceiptError]:
-    """Receipts under ``folders`` that are new or changed since ``seen`` (key -> ETag)."""
+    """Receipts under ``folders`` that are new or changed since ``seen`` (key -> ETag).
+
+    ``markers``, if given, gets the receipt key of every start marker listed (-> its
+    modification time)."""
     found: dict[str, Receipt | ReceiptError] = {}
     for folder in sorted(folders):
         for info in store.list(folder):
+            if markers is not None and info.key.endswith(STARTED_SUFFIX):
+                markers[info.key.removesuffix(STARTED_SUFFIX)] = info.last_modified
+                continue
             if not info.key.endswith(".json") or seen.get(info.key) == info.etag:
                 continue
             receipt = read_receipt(store, info.key)

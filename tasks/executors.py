@@ -5,7 +5,9 @@
 * ``dask``: a task per invocation on a Dask cluster (`tasks.dask_executor`).
 * ``lambda``: boto3 ``invoke`` with ``InvocationType=Event`` against AWS Lambda (or any
   endpoint speaking its API, e.g. `groves.lambda_endpoint`). Throttling (429) is retried
-  by botocore's ``standard`` retry mode with backoff.
+  under an AIMD limiter (`tasks.throttle`) that slows the Invoke calls down to what Lambda
+  accepts and honours ``retryAfterSeconds``; transient errors (connection, 5xx) are
+  retried with backoff a few times.
 
 Every way the outcome is observed through the receipt the worker writes, never through
 the return value, so every kind is awaited the same way.
@@ -15,13 +17,21 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import multiprocessing
 import os
+import random
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import FUNCTIONS
+from tasks.throttle import AimdLimiter
+
+logger = logging.getLogger(__name__)
+THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+CONCURRENT_INVOKES = 64  # the Invoke calls open at once at most (the client's connection pool)
 
 
 class Executor(Protocol):
@@ -77,25 +87,51 @@ class LambdaExecutor:
         function_prefix: str = "groves-",
         client: Any = None,
         credentials_block: str | None = None,
+        limiter: AimdLimiter | None = None,
+        throttled_for_s: float = 900.0,
+        transient_attempts: int = 5,
     ) -> None:
+        """``throttled_for_s``: how long one invocation keeps being retried while throttled;
+        ``transient_attempts``: tries of one call under connection errors and 5xx."""
         self.function_prefix = function_prefix
         self._client = client
         self._credentials_block = credentials_block
+        self.limiter = limiter or AimdLimiter(CONCURRENT_INVOKES)
+        self.throttled_for_s = throttled_for_s
+        self.transient_attempts = transient_attempts
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = lambda_client(self._credentials_block)
+            # Retries are ours (`submit`): botocore's would hide the 429s from the limiter.
+            self._client = lambda_client(self._credentials_block, retries=NO_RETRIES)
         return self._client
 
     def submit(self, function: str, event: dict[str, Any]) -> None:
         if function not in FUNCTIONS:
             raise GrovesError(f"unknown worker function {function!r}; expected one of {FUNCTIONS}")
-        response = self.client.invoke(
-            FunctionName=self.function_prefix + function,
-            InvocationType="Event",
-            Payload=json.dumps(event).encode(),
-        )
+        payload = json.dumps(event).encode()
+        give_up = time.monotonic() + self.throttled_for_s
+        failures = 0
+        while True:
+            with self.limiter.slot() as window:
+                try:
+                    response = self.client.invoke(
+                        FunctionName=self.function_prefix + function,
+                        InvocationType="Event",
+                        Payload=payload,
+                    )
+                except Exception as exc:
+                    if _is_throttle(exc) and time.monotonic() < give_up:
+                        self.limiter.throttled(window, _retry_after(exc))
+                        continue
+                    failures += 1
+                    if not _is_transient(exc) or failures >= self.transient_attempts:
+                        raise
+                    time.sleep(min(0.1 * 2**failures, 5.0) * random.uniform(0.5, 1.0))
+                    continue
+            self.limiter.succeeded()
+            break
         response["Payload"].read()  # drained, so the connection returns to the pool for reuse
         status = response.get("StatusCode")
         if status != 202:
@@ -106,16 +142,51 @@ class LambdaExecutor:
         pass
 
 
-def lambda_client(credentials_block: str | None = None) -> Any:
+NO_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _is_throttle(exc: Exception) -> bool:
+    return _error_code(exc) in THROTTLE_CODES
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The seconds a 429 asks to wait (``retryAfterSeconds`` / ``Retry-After``), if any."""
+    response = getattr(exc, "response", None) or {}
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    raw = response.get("retryAfterSeconds") or headers.get("retry-after")
+    try:
+        return float(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Connection trouble or a server-side (5xx) error: worth a few more tries."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return True
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500
+
+
+def lambda_client(credentials_block: str | None = None, retries: dict | None = None) -> Any:
     """A Lambda client: from a prefect-aws ``AwsCredentials`` block if named, else boto3's env.
 
-    ``AWS_ENDPOINT_URL_LAMBDA`` is honoured by boto3 itself. Throttling is retried with
-    backoff by botocore's standard retry mode (up to 10 attempts).
+    ``AWS_ENDPOINT_URL_LAMBDA`` is honoured by boto3 itself. By default errors (throttling
+    included) are retried with backoff by botocore's standard retry mode (up to 10
+    attempts); ``retries`` replaces that setting.
     """
     from botocore.config import Config
 
     config = Config(
-        retries={"max_attempts": 10, "mode": "standard"},
+        retries=retries or {"max_attempts": 10, "mode": "standard"},
         max_pool_connections=64,
         read_timeout=30,
         connect_timeout=5,

@@ -36,7 +36,10 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
         [plan(pipeline.report.name, event)],
         attempt=max(int(task_run.run_count or 1), 1),
         reuse=False,
-        options=AwaitOptions(timeout_s=runtime.config.timeout_s),
+        options=AwaitOptions(
+            timeout_s=runtime.config.timeout_s,
+            max_event_age_s=runtime.config.max_event_age_s,
+        ),
     )
     result = outcome.receipts[0].result
     return {
@@ -100,7 +103,8 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     run's other artifacts by `publish_run_summary`)."""
     runtime = runtimes.current()
     config = runtime.config
-    workers = config.max_in_flight if config.executor == "lambda" else None
+    cap = runtime.inflight_cap or config.max_in_flight  # the cap the run found
+    workers = cap if config.executor == "lambda" else None
     workers = workers or getattr(runtime.executor, "workers", None)
     try:
         receipts = load_receipts(runtime.store, runtime.layout)

@@ -29,6 +29,7 @@ class Runtime:
     store: Storage
     executor: Executor
     progress: ProgressBoard = field(default_factory=ProgressBoard)
+    inflight_cap: int | None = None  # Lambda: the cap the run found (`tasks.lambda_limits`)
 
     @property
     def layout(self) -> RunLayout:

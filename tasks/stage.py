@@ -78,7 +78,10 @@ def run_stage(stage: str, stock: str, input_id: str) -> dict[str, Any]:
             invocations,
             attempt=attempt,
             reuse=not runtime.config.refresh,
-            options=AwaitOptions(timeout_s=runtime.config.timeout_s),
+            options=AwaitOptions(
+                timeout_s=runtime.config.timeout_s,
+                max_event_age_s=runtime.config.max_event_age_s,
+            ),
             progress=runtime.progress,
         )
     spec = registered(stage)
@@ -115,7 +118,7 @@ class _inflight_slots:
 
     def __init__(self, runtime: Runtime, count: int) -> None:
         self.active = runtime.executor.kind == "lambda"
-        self.count = min(count, runtime.config.max_in_flight)
+        self.count = min(count, runtime.inflight_cap or runtime.config.max_in_flight)
         self._cm: Any = None
 
     def __enter__(self) -> None:

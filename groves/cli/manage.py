@@ -108,8 +108,26 @@ def lambda_endpoint(
     ] = None,
     drop_events: Annotated[float, typer.Option(help="Fraction of Event invokes dropped.")] = 0.0,
     duplicate_events: Annotated[bool, typer.Option(help="Run each Event invoke twice.")] = False,
+    throttle_every: Annotated[
+        int, typer.Option(help="Inject sustained throttling: every N-th call answers 429.")
+    ] = 0,
+    retry_after: Annotated[
+        int | None, typer.Option(help="Retry-After seconds on injected 429s (default: none).")
+    ] = None,
+    reject_events_over_cap: Annotated[
+        bool, typer.Option(help="Answer 429 to Event invokes over the cap instead of queueing.")
+    ] = False,
+    reserved: Annotated[
+        str | None,
+        typer.Option(help="Reserved concurrency: FUNCTION=N[,FUNCTION=N] (out of --concurrency)."),
+    ] = None,
+    max_event_age: Annotated[
+        float, typer.Option(help="Seconds a queued Event may wait before it expires unrun.")
+    ] = 21600.0,
 ) -> None:
-    """Serve the AWS Lambda Invoke API locally, dispatching to the groves handlers."""
+    """Serve the AWS Lambda Invoke API locally, dispatching to the groves handlers.
+
+    Event invokes over the concurrency cap are queued, as AWS Lambda queues them."""
     from groves.lambda_endpoint import Faults, run_endpoint
 
     faults = guard(
@@ -118,10 +136,23 @@ def lambda_endpoint(
             throttle_first=pairs(throttle_first, "COUNT", int),
             drop_event_fraction=drop_events,
             duplicate_events=duplicate_events,
+            throttle_every=throttle_every,
+            retry_after_s=retry_after,
+            reject_events_over_cap=reject_events_over_cap,
         )
     )
+    reservations = guard(lambda: pairs(reserved, "COUNT", int))
     console.print(f"Lambda Invoke API on http://{host}:{port} (Ctrl-C to stop)")
-    guard(lambda: run_endpoint(host=host, port=port, concurrency=concurrency, faults=faults))
+    guard(
+        lambda: run_endpoint(
+            host=host,
+            port=port,
+            concurrency=concurrency,
+            faults=faults,
+            reserved=reservations,
+            max_event_age_s=max_event_age,
+        )
+    )
 
 
 def aws_blocks(

@@ -25,7 +25,7 @@ from groves.cli.common import (
     quiet_prefect,
 )
 from groves.cli.render import print_summary
-from groves.config import DEFAULT_DATA_DIR, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
+from groves.config import DEFAULT_DATA_DIR, MAX_EVENT_AGE_S, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
 from lambda_functions import defaults
 from lambda_functions.features import MIN_ROWS
 from lambda_functions.inputs import DEFAULT_FILES, DEFAULT_TIME_COLUMN, DEFAULT_VALUE_COLUMN
@@ -125,11 +125,23 @@ def run(
     ] = 0,
     refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
     max_in_flight: Annotated[
-        int, typer.Option(help="Cap on in-flight Lambda invocations.")
+        int,
+        typer.Option(
+            help="Cap on in-flight Lambda invocations (the account's and functions' "
+            "concurrency limits lower it; this can only lower them)."
+        ),
     ] = MAX_IN_FLIGHT,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to await one invocation's receipt.")
+        float,
+        typer.Option(help="Seconds to await one invocation's receipt (from when it started)."),
     ] = RECEIPT_TIMEOUT_S,
+    max_event_age: Annotated[
+        float,
+        typer.Option(
+            help="Lambda: seconds an event may wait to start before it is called lost and "
+            "sent again (not below the functions' MaximumEventAgeInSeconds)."
+        ),
+    ] = MAX_EVENT_AGE_S,
     workers: WorkersOption = None,
     function_prefix: FunctionPrefixOption = "groves-",
     credentials_block: CredentialsBlockOption = None,
@@ -208,6 +220,7 @@ def run(
             refresh=refresh,
             max_in_flight=max_in_flight,
             timeout_s=timeout,
+            max_event_age_s=max_event_age,
             workers=workers,
             function_prefix=function_prefix,
             credentials_block=credentials_block,

@@ -52,7 +52,8 @@ def load_report(store: Storage, run_id: str) -> dict[str, Any]:
     if store.exists(key):
         return store.get_json(key)
     config = load_config(store, run_id)
-    workers = config.get("max_in_flight") if config.get("executor") == "lambda" else None
+    cap = config.get("inflight_cap") or config.get("max_in_flight")  # the cap the run found
+    workers = cap if config.get("executor") == "lambda" else None
     workers = workers or config.get("workers") or os.cpu_count()
     stages = pipeline(config.get("pipeline", DEFAULT_PIPELINE)).names
     return build_report(load_receipts(store, layout), stages, workers=workers)

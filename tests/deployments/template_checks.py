@@ -328,6 +328,13 @@ def check_handlers(template: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# IAM actions that have no resource type ("*" is the only Resource IAM accepts for them),
+# with why the orchestrator needs each. A statement may use "*" only for these, alone.
+ACCOUNT_LEVEL_ACTIONS = {
+    "lambda:GetAccountSettings": "the account's unreserved concurrency caps a run",
+}
+
+
 def _is_broad(resource: str) -> bool:
     """'*', or an ARN whose resource part is only a wildcard (arn:aws:s3:::*)."""
     if resource.strip() == "*":
@@ -355,8 +362,9 @@ def _allowed_s3(bucket: str) -> set[str]:
 
 
 def check_iam(template: Mapping[str, Any], bucket_id: str = BUCKET_ID) -> list[str]:
-    """No '*' resources, no wildcard actions, S3 scoped to the project bucket, no
-    managed policies on roles (their documents cannot be checked here)."""
+    """No '*' resources (except in statements of `ACCOUNT_LEVEL_ACTIONS` only), no wildcard
+    actions, S3 scoped to the project bucket, no managed policies on roles (their
+    documents cannot be checked here)."""
     problems = []
     allowed_s3 = _allowed_s3(bucket_id)
     for where, statement in policy_statements(template):
@@ -379,6 +387,8 @@ def check_iam(template: Mapping[str, Any], bucket_id: str = BUCKET_ID) -> list[s
             if rendered is None:
                 problems.append(f"{where}: cannot verify Resource {raw!r}")
                 continue
+            if rendered.strip() == "*" and actions and set(actions) <= set(ACCOUNT_LEVEL_ACTIONS):
+                continue  # account-level actions: "*" is the only Resource they take
             if _is_broad(rendered):
                 problems.append(f"{where}: Resource {rendered!r} is a wildcard")
             elif any(a.lower().startswith("s3:") for a in actions) and rendered not in allowed_s3:

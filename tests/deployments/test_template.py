@@ -196,7 +196,8 @@ def test_iam_is_least_privilege(expanded: dict[str, Any]) -> None:
     assert len(statements) >= 8  # worker role (4 + trust), orchestrator (4), bucket (1)
     for where, statement in statements:
         for resource in tc._as_list(statement.get("Resource", [])):
-            assert resource != "*", where
+            if resource == "*":  # only the account-level read, alone in its statement
+                assert tc._as_list(statement["Action"]) == ["lambda:GetAccountSettings"], where
 
 
 def test_worker_role_grants_exactly_the_store_queue_and_logs(expanded: dict[str, Any]) -> None:
@@ -229,6 +230,11 @@ def _globals(t: dict[str, Any]) -> dict[str, Any]:
 
 def _worker_statements(t: dict[str, Any]) -> list[dict[str, Any]]:
     return t["Resources"]["WorkerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def _orchestrator_statement(t: dict[str, Any], sid: str) -> dict[str, Any]:
+    statements = t["Resources"]["OrchestratorPolicy"]["Properties"]["PolicyDocument"]
+    return next(s for s in statements["Statement"] if s.get("Sid") == sid)
 
 
 def _command(t: dict[str, Any], logical_id: str, handler: str) -> None:
@@ -295,6 +301,13 @@ MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], Callable[..., list[
     "resource list with a bare star": (
         lambda t: _worker_statements(t)[1].__setitem__(
             "Resource", [{"Fn::Sub": "${StoreBucket.Arn}/*"}, "*"]
+        ),
+        tc.check_iam,
+        "Resource '*' is a wildcard",
+    ),
+    "another action beside the account-level read on star": (
+        lambda t: _orchestrator_statement(t, "ReadAccountLimits").__setitem__(
+            "Action", ["lambda:GetAccountSettings", "lambda:InvokeFunction"]
         ),
         tc.check_iam,
         "Resource '*' is a wildcard",

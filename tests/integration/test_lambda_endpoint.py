@@ -29,7 +29,7 @@ FIXTURES = str(Path(__file__).resolve().parents[1] / "fixtures")
 if FIXTURES not in sys.path:
     sys.path.insert(0, FIXTURES)  # the workers inherit sys.path, so they can import the fakes
 
-HANDLERS = {name: f"fake_handlers:{name}" for name in ("echo", "boom", "touch", "sleepy")}
+HANDLERS = {name: f"fake_handlers:{name}" for name in ("echo", "boom", "touch", "sleepy", "gate")}
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
@@ -51,7 +51,7 @@ def invoke(client: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[di
     return response, (json.loads(raw) if raw else None)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -121,7 +121,7 @@ def test_event_answers_202_and_runs_the_handler(
     assert response["StatusCode"] == 202
     assert payload is None
     assert wait_for(lambda: len(list(tmp_path.glob("*.done"))) == 1)
-    assert endpoint.wait_idle(5)
+    assert endpoint.wait_idle(30)
     assert endpoint.stats()["functions"]["touch"]["succeeded"] == 1
 
 
@@ -150,25 +150,128 @@ def test_invalid_json_raises_invalid_request_content(endpoint: LocalLambdaEndpoi
 
 
 def test_over_the_concurrency_cap_raises_too_many_requests(
-    make_endpoint: Callable[..., LocalLambdaEndpoint],
+    make_endpoint: Callable[..., LocalLambdaEndpoint], tmp_path: Path
 ) -> None:
     endpoint = make_endpoint(concurrency=1)
     client = lambda_client(endpoint.url)
-    invoke(client, "sleepy", {"seconds": 1.0}, InvocationType="Event")  # takes the only slot
+    gate = tmp_path / "open"
+    # The gate holds the only slot until the test opens it: no timing, nothing to race.
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")
     with pytest.raises(client.exceptions.TooManyRequestsException) as caught:
         invoke(client, "echo")
     error = caught.value.response
     assert error["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-    # Event invocations over the cap are throttled too (AWS would queue them).
+    assert endpoint.stats()["functions"]["echo"] == {
+        "received": 1, "throttled": 1, "failed": 0, "dropped": 0, "executed": 0, "succeeded": 0,
+        "queued": 0, "expired": 0,
+    }  # fmt: skip
+    gate.touch()
+    assert endpoint.wait_idle(30)
+    invoke(client, "echo")  # a free slot again
+
+
+def test_events_over_the_cap_are_queued_in_order(
+    make_endpoint: Callable[..., LocalLambdaEndpoint], tmp_path: Path
+) -> None:
+    endpoint = make_endpoint(concurrency=1)
+    client = lambda_client(endpoint.url)
+    gate, out = tmp_path / "open", tmp_path / "out"
+    out.mkdir()
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")
+    for _ in range(3):  # accepted (202) while the slot is taken, as Lambda accepts them
+        response, _ = invoke(client, "touch", {"dir": str(out)}, InvocationType="Event")
+        assert response["StatusCode"] == 202
+        time.sleep(0.01)  # distinct modification times
+    stats = endpoint.stats()
+    assert stats["queued"] == 3
+    assert stats["functions"]["touch"]["queued"] == 3
+    assert stats["functions"]["touch"]["executed"] == 0
+    assert list(out.iterdir()) == []
+    gate.touch()
+    assert endpoint.wait_idle(30)
+    counts = endpoint.stats()["functions"]["touch"]
+    assert (counts["executed"], counts["succeeded"], counts["expired"]) == (3, 3, 0)
+    assert len(list(out.iterdir())) == 3
+
+
+def test_queued_events_expire_after_the_maximum_event_age(
+    make_endpoint: Callable[..., LocalLambdaEndpoint], tmp_path: Path
+) -> None:
+    endpoint = make_endpoint(concurrency=1, max_event_age_s=0.3)
+    client = lambda_client(endpoint.url)
+    gate, out = tmp_path / "open", tmp_path / "out"
+    out.mkdir()
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")
+    invoke(client, "touch", {"dir": str(out)}, InvocationType="Event")
+    time.sleep(0.5)  # older than its maximum age before any slot frees
+    gate.touch()
+    assert endpoint.wait_idle(30)
+    counts = endpoint.stats()["functions"]["touch"]
+    assert (counts["queued"], counts["expired"], counts["executed"]) == (1, 1, 0)
+    assert list(out.iterdir()) == []
+
+
+def test_reject_events_over_cap_answers_429(
+    make_endpoint: Callable[..., LocalLambdaEndpoint], tmp_path: Path
+) -> None:
+    endpoint = make_endpoint(concurrency=1, faults=Faults(reject_events_over_cap=True))
+    client = lambda_client(endpoint.url)
+    gate = tmp_path / "open"
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")
     with pytest.raises(client.exceptions.TooManyRequestsException):
         invoke(client, "echo", InvocationType="Event")
-    assert endpoint.stats()["functions"]["echo"] == {
-        "received": 2, "throttled": 2, "failed": 0, "dropped": 0, "executed": 0, "succeeded": 0,
-    }  # fmt: skip
-    assert endpoint.wait_idle(5)
-    invoke(client, "echo")  # a free slot again
+    assert endpoint.stats()["functions"]["echo"]["throttled"] == 1
+    gate.touch()
+    assert endpoint.wait_idle(30)
+
+
+def test_reserved_concurrency_caps_a_function_and_is_reported(
+    make_endpoint: Callable[..., LocalLambdaEndpoint], tmp_path: Path
+) -> None:
+    endpoint = make_endpoint(concurrency=3, reserved={"groves-gate": 1})
+    client = lambda_client(endpoint.url)
+    settings = client.get_account_settings()["AccountLimit"]
+    assert settings["ConcurrentExecutions"] == 3
+    assert settings["UnreservedConcurrentExecutions"] == 2
+    assert (
+        client.get_function_concurrency(FunctionName="groves-gate")["ReservedConcurrentExecutions"]
+        == 1
+    )
+    assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(
+        FunctionName="echo"
+    )
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function_concurrency(FunctionName="groves-nope")
+    gate = tmp_path / "open"
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")
+    invoke(client, "gate", {"path": str(gate)}, InvocationType="Event")  # over its reservation
+    assert endpoint.stats()["functions"]["gate"]["queued"] == 1
+    _, payload = invoke(client, "echo", {"n": 1})  # the unreserved slots are free
+    assert payload["event"] == {"n": 1}
+    gate.touch()
+    assert endpoint.wait_idle(30)
+    assert endpoint.stats()["functions"]["gate"]["succeeded"] == 2
+    with pytest.raises(ValueError, match="leaves none"):
+        endpoint.set_limits(reserved={"gate": 2, "echo": 1})
+
+
+def test_throttle_every_nth_call_with_retry_after(
+    make_endpoint: Callable[..., LocalLambdaEndpoint],
+) -> None:
+    endpoint = make_endpoint(faults=Faults(throttle_every=2, retry_after_s=3))
+    client = lambda_client(endpoint.url)
+    invoke(client, "echo")
+    with pytest.raises(client.exceptions.TooManyRequestsException) as caught:
+        invoke(client, "echo")
+    assert caught.value.response["retryAfterSeconds"] == "3"
+    assert caught.value.response["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "3"
+    invoke(client, "echo")
+    with pytest.raises(client.exceptions.TooManyRequestsException):
+        invoke(client, "echo", InvocationType="Event")
+    counts = endpoint.stats()["functions"]["echo"]
+    assert (counts["received"], counts["throttled"], counts["succeeded"]) == (4, 2, 2)
 
 
 def test_botocore_takes_the_error_code_from_the_x_amzn_errortype_header(
@@ -225,7 +328,7 @@ def test_dropped_events_are_accepted_but_never_run(
         lambda_client(endpoint.url), "touch", {"dir": str(tmp_path)}, InvocationType="Event"
     )
     assert response["StatusCode"] == 202
-    assert endpoint.wait_idle(5)
+    assert endpoint.wait_idle(30)
     with urllib.request.urlopen(f"{endpoint.url}/groves/stats") as reply:
         stats = json.load(reply)
     assert stats["functions"]["touch"]["dropped"] == 1
@@ -239,7 +342,7 @@ def test_duplicate_events_run_twice(
 ) -> None:
     endpoint = make_endpoint(faults=Faults(duplicate_events=True))
     invoke(lambda_client(endpoint.url), "touch", {"dir": str(tmp_path)}, InvocationType="Event")
-    assert endpoint.wait_idle(10)
+    assert endpoint.wait_idle(30)
     assert len(list(tmp_path.glob("*.done"))) == 2
     counts = endpoint.stats()["functions"]["touch"]
     assert (counts["received"], counts["executed"], counts["succeeded"]) == (1, 2, 2)
@@ -247,7 +350,7 @@ def test_duplicate_events_run_twice(
 
 def test_failed_events_are_recorded(endpoint: LocalLambdaEndpoint) -> None:
     invoke(lambda_client(endpoint.url), "boom", {"message": "lost"}, InvocationType="Event")
-    assert endpoint.wait_idle(5)
+    assert endpoint.wait_idle(30)
     [error] = endpoint.stats()["errors"]
     assert (error["function"], error["errorType"], error["errorMessage"]) == (
         "boom",
@@ -306,3 +409,68 @@ def test_groves_n_jobs_already_set_is_kept(
     endpoint = make_endpoint(env={"GROVES_N_JOBS": "3"})
     _, payload = invoke(lambda_client(endpoint.url), "echo", {"env_keys": ["GROVES_N_JOBS"]})
     assert payload["env"] == {"GROVES_N_JOBS": "3"}
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_the_endpoint_and_its_workers(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "groves", "lambda-endpoint", "--port", str(port),
+               "--concurrency", "2"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(url), timeout=60), "endpoint did not start"
+        client = lambda_client(url)
+        for _ in range(2):  # bad events: each runs in a worker process, fails validation
+            response, _payload = invoke(client, "groves-minmse", {"bad": 1})
+            assert response["FunctionError"] == "Unhandled"
+        workers = _descendants(server.pid)
+        assert len(workers) >= 2  # the forkserver and at least one worker
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert wait_for(lambda: not any(_alive(pid) for pid in workers), timeout=10), [
+            pid for pid in workers if _alive(pid)
+        ]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/groves/stats", timeout=1) as reply:
+            return reply.status == 200
+    except OSError:
+        return False

@@ -25,7 +25,12 @@ import boto3
 import pytest
 
 from groves.config import RunConfig
-from groves.lambda_endpoint import DEFAULT_HANDLERS, Faults, LocalLambdaEndpoint
+from groves.lambda_endpoint import (
+    DEFAULT_HANDLERS,
+    MAX_EVENT_AGE_S,
+    Faults,
+    LocalLambdaEndpoint,
+)
 from lambda_functions.events import Grid
 from lambda_functions.storage import open_storage
 from tests.reliability.s3proxy import S3FaultProxy
@@ -249,9 +254,11 @@ def lam(
     s3_proxy: S3FaultProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Lambda]:
-    """Per test: no faults, an empty proxy log, this process pointed at proxy + endpoint.
-    Afterwards the faults are cleared and the endpoint drained (late workers finish)."""
+    """Per test: no faults, no reservations, the endpoint's default maximum event age, an
+    empty proxy log, this process pointed at proxy + endpoint. Afterwards the same reset,
+    and the endpoint drained (late workers finish)."""
     endpoint.set_faults(None)
+    endpoint.set_limits(reserved={}, max_event_age_s=MAX_EVENT_AGE_S)
     s3_proxy.reset()
     env_for(monkeypatch, s3_proxy, endpoint)
     try:
@@ -261,6 +268,7 @@ def lam(
         endpoint.set_faults(None)
         s3_proxy.reset()
         endpoint.wait_idle(60)
+        endpoint.set_limits(reserved={}, max_event_age_s=MAX_EVENT_AGE_S)
 
 
 # --------------------------------------------------------------------------- handlers

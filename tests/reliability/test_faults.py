@@ -35,6 +35,14 @@ pytestmark = pytest.mark.slow
 TIMEOUT_S = 4.0  # receipt timeout of the runs that must notice a lost invocation
 
 
+def lossy(lam: Lambda, **changes: object) -> object:
+    """A small run that notices a lost invocation within seconds: receipt timeout and
+    maximum event age both `TIMEOUT_S`, the endpoint's event age set the same (the rule:
+    a run must not call an event lost before Lambda would have expired it)."""
+    lam.endpoint.set_limits(max_event_age_s=TIMEOUT_S)
+    return small(timeout_s=TIMEOUT_S, max_event_age_s=TIMEOUT_S, **changes)
+
+
 def assert_same_as_reference(lam: Lambda, summary: dict, run_id: str) -> None:
     assert summary["failed"] == {}
     assert mses(summary) == mses(lam.reference.summary)  # exactly, not approximately
@@ -65,12 +73,12 @@ def prefect_logs() -> Iterator[list[str]]:
 def test_throttling_and_a_crash_before_the_handler(lam: Lambda) -> None:
     # 429: the first 2 parampreds invokes are throttled; botocore retries them with backoff.
     # Crash: `fail_first` raises before the handler runs (like the runtime dying), so no
-    # receipt is written: the orchestrator learns of it at the receipt timeout and the
-    # stage retry sends that one invocation again.
+    # start marker and no receipt are written: the orchestrator calls it lost at the
+    # maximum event age and the stage retry sends that one invocation again.
     lam.faults(Faults(throttle_first={"parampreds": 2}, fail_first={"predmses": 1}))
     before = lam.counters()
     with prefect_logs() as logs:
-        summary = forecast_pipeline(small(run_id="crash-429", timeout_s=TIMEOUT_S))
+        summary = forecast_pipeline(lossy(lam, run_id="crash-429"))
     changes = delta(before, lam.counters())
     assert changes["parampreds"]["throttled"] == 2
     assert changes["parampreds"]["executed"] == PER_STAGE["parampreds"]  # none lost
@@ -79,7 +87,7 @@ def test_throttling_and_a_crash_before_the_handler(lam: Lambda) -> None:
     retries = [line for line in logs if "Retry 1/2" in line]
     assert len(retries) == 1
     assert "1 of 2 invocation(s) failed: predmses/TCS/feat5_samp" in retries[0]
-    assert "no receipt 4 s after invoking" in retries[0]
+    assert "no receipt 8 s after invoking" in retries[0]  # its age and as long again
     for stage in ("processing", "minmse", "trainfull", "testfull"):
         assert changes[stage]["executed"] == PER_STAGE[stage]
     assert_same_as_reference(lam, summary, "crash-429")
@@ -94,10 +102,10 @@ def test_error_inside_a_worker_and_a_worker_killed_before_its_receipt(lam: Lambd
     # retried by botocore), so the worker dies with best_params.csv written and no receipt:
     # the store state of a worker killed right before its last write. The receipt timeout
     # re-invokes it.
-    lam.proxy.add("PutObject", 403, key="runs/cut/receipts/minmse/", times=1)
+    lam.proxy.add("PutObject", 403, key=r"runs/cut/receipts/minmse/.*\.json$", times=1)
     before = lam.counters()
     with prefect_logs() as logs:
-        summary = forecast_pipeline(small(run_id="cut", timeout_s=TIMEOUT_S))
+        summary = forecast_pipeline(lossy(lam, run_id="cut"))
     changes = delta(before, lam.counters())
     retries = [line for line in logs if "Retry 1/2" in line]
     assert len(retries) == 2, logs
@@ -105,7 +113,7 @@ def test_error_inside_a_worker_and_a_worker_killed_before_its_receipt(lam: Lambd
     assert changes["parampreds"]["failed"] == 1
     assert changes["parampreds"]["executed"] == PER_STAGE["parampreds"] + 1
     bodies: dict[str, list[dict]] = {}
-    for entry in lam.proxy.entries("PutObject", "runs/cut/receipts/parampreds/"):
+    for entry in lam.proxy.entries("PutObject", r"runs/cut/receipts/parampreds/.*\.json$"):
         bodies.setdefault(entry.key, []).append(json.loads(entry.body or b""))
     history = sorted([(r["status"], r["attempt"]) for r in rs] for rs in bodies.values())
     assert history == [[("error", 1), ("ok", 2)], [("ok", 1)]]  # one grove failed, once
@@ -117,9 +125,10 @@ def test_error_inside_a_worker_and_a_worker_killed_before_its_receipt(lam: Lambd
 
     assert changes["minmse"]["executed"] == 2
     assert changes["minmse"]["failed"] == 1
-    receipt_puts = lam.proxy.entries("PutObject", "runs/cut/receipts/minmse/")
+    receipt_puts = lam.proxy.entries("PutObject", r"runs/cut/receipts/minmse/.*\.json$")
     assert [(e.status, e.injected) for e in receipt_puts] == [(403, True), (200, False)]
-    assert "minmse/TCS/minmse: no receipt 4 s after invoking" in retries[1]
+    # It had written its start marker, so the timeout counted from its start.
+    assert "minmse/TCS/minmse: no receipt 4 s after it started" in retries[1]
     # Both executions wrote the same bytes (the reference run's, checked below), the
     # first one completely before its receipt was attempted.
     best = lam.proxy.entries("PutObject", "runs/cut/stocks/TCS/models/optimized/best_params")
@@ -133,7 +142,7 @@ def test_lost_events_time_out_and_are_sent_again(lam: Lambda) -> None:
     # timingmetrics event, sent after the predmses retry. Both are recovered.
     lam.faults(Faults(drop_event_fraction=0.1, drop_seed=227))
     before = lam.counters()
-    summary = forecast_pipeline(small(run_id="dropped", timeout_s=TIMEOUT_S))
+    summary = forecast_pipeline(lossy(lam, run_id="dropped"))
     changes = delta(before, lam.counters())
     assert changes["predmses"]["dropped"] == 1
     assert changes["timingmetrics"]["dropped"] == 1
@@ -167,18 +176,20 @@ def test_duplicate_delivery_and_transient_s3_errors(lam: Lambda) -> None:
 
 
 def test_worker_past_its_timeout_fails_naming_it(lam: Lambda) -> None:
-    # Each processing invocation runs past the receipt timeout and is then killed (as
-    # Lambda kills a function at its own timeout): no receipt, ever. After the retries the
-    # run fails, naming the invocation.
-    lam.faults(Faults(delay_seconds={"processing": TIMEOUT_S + 1}, fail_first={"processing": 2}))
-    config = small(run_id="slow", timeout_s=TIMEOUT_S, retries=1)
+    # Each processing invocation is stuck before its handler past the maximum event age,
+    # then killed: no start marker and no receipt, ever. After the retries the run fails,
+    # naming the invocation.
+    lam.faults(
+        Faults(delay_seconds={"processing": 2 * TIMEOUT_S + 1}, fail_first={"processing": 2})
+    )
+    config = lossy(lam, run_id="slow", retries=1)
     before = lam.counters()
     with pytest.raises(GrovesError) as info:
         forecast_pipeline(config)
     message = str(info.value)
     assert message.startswith("1 stock(s) failed: TCS (processing: ")
-    assert "processing/TCS/processing: no receipt 4 s after invoking" in message
-    assert "(lost event, or the worker timed out or was killed)" in message
+    assert "processing/TCS/processing: no receipt 8 s after invoking, and it never" in message
+    assert "(a lost event, or it outwaited its maximum event age in Lambda's queue)" in message
     lam.endpoint.wait_idle(30)
     changes = delta(before, lam.counters())
     assert changes["processing"]["received"] == 2  # the first try and one retry
