@@ -48,7 +48,7 @@ MAX_HORIZON = 100_000
 LEAST_ROWS = 20  # the smallest min_rows: a 64/16/20 split of 20 rows is 12/4/4
 # Fields added after the first event schema: left out of fingerprints at their defaults, so
 # receipts written before them still stand for the same invocations.
-ADDED_FIELDS = ("input", "lags", "horizon", "min_rows", "mainbucket")
+ADDED_FIELDS = ("input", "lags", "horizon", "min_rows")
 
 
 class Grid(BaseModel):
@@ -193,7 +193,7 @@ class BaseEvent(BaseModel):
         return self
 
     location_optional: ClassVar[bool] = False
-    late_fields: ClassVar[tuple[str, ...]] = ()
+    late_fields: ClassVar[tuple[str, ...]] = ("mainbucket",)
 
     def fingerprint(self) -> str:
         """A hash of everything that determines this invocation's outputs."""
@@ -246,7 +246,7 @@ class ProcessingEvent(BaseEvent):
     stock: str | None = None
 
     location_optional: ClassVar[bool] = True
-    late_fields: ClassVar[tuple[str, ...]] = ("bucket",)
+    late_fields: ClassVar[tuple[str, ...]] = (*BaseEvent.late_fields, "bucket")
 
     @model_validator(mode="after")
     def _resolve(self) -> ProcessingEvent:
