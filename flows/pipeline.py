@@ -162,6 +162,8 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     summary = summarize_run(config, run_id, stocks, stage_results, failed, timing, progress)
     if summaries:
         summary["summaries"] = summaries  # e.g. the per-stock pipeline's metrics
+    if cap is not None:  # Lambda: the cap found and where it came from (the CLI shows it)
+        summary["inflight_cap"] = cap.describe()
     summary["plots"] = report_plots(summary)
     store.put_json(runtime.layout.summary_key(), summary)
     publish_run_summary(summary, ui_progress)

@@ -157,6 +157,8 @@ def print_summary(summary: Mapping[str, Any], wide: bool = False) -> None:
             f"metrics: {'; '.join(parts)}; average test MSE {metrics['average_mse']:.6g}"
             + (f" (ratio {metrics['average_ratio']:.4f})" if "average_ratio" in metrics else "")
         )
+    if cap := summary.get("inflight_cap"):
+        console.print(f"Lambda: {cap}", soft_wrap=True)
     executed = sum(summary["executed"].values())
     reused = sum(summary["reused"].values())
     folder, _ = run_folder(summary)

@@ -93,6 +93,8 @@ def test_lambda_executor_matches_local(
         assert endpoint.stats()["functions"][function]["throttled"] == 0
     cap = "in-flight Lambda invocations capped at 2 (account unreserved concurrency"
     assert any(cap in line for line in lines.lines), lines.lines
+    assert remote["inflight_cap"].startswith(cap)  # the CLI prints it after the run
+    assert "inflight_cap" not in local
     # The workers really wrote to S3: the run's outputs and the timing tables are there.
     store = open_storage(s3_store)
     assert store.exists("runs/same/stocks/TCS/models/optimized/models/mse.csv")
