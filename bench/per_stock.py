@@ -35,29 +35,7 @@ from bench.common import (
     quiet_prefect,
     write_result,
 )
-
-SIZES: dict[str, dict[str, Any]] = {
-    "full": {
-        "stocks": ["RELIANCE", "TCS", "INFY"],
-        "days": 14,
-        "feat": (5, 7, 9),
-        "samp": (5, 15, 25),
-        "groves": 3,
-        "trees": 100,
-        "final_groves": 30,
-        "final_trees": 25,
-    },
-    "quick": {
-        "stocks": ["RELIANCE", "TCS"],
-        "days": 8,
-        "feat": (5, 9),
-        "samp": (5, 25),
-        "groves": 2,
-        "trees": 40,
-        "final_groves": 6,
-        "final_trees": 20,
-    },
-}
+from bench.pipeline import SIZES  # the same data, grid and forests as benchmarks (a, b)
 
 
 def _children_cpu_s() -> float:
