@@ -22,28 +22,18 @@ from typing import Any, Literal
 import pandas as pd
 
 from lambda_functions.errors import MissingOutputError
-from lambda_functions.layout import RunLayout, SingleBucketLayout, StockSpace
+from lambda_functions.layout import SingleBucketLayout
 from lambda_functions.receipts import parse_receipt
 from lambda_functions.stages import Stage
-from lambda_functions.storage import MeteredStorage, bucket_storage, open_storage
 from lambda_functions.tables import read_table, write_table
-from lambda_functions.worker import WorkContext
+from lambda_functions.worker import WorkContext, stock_context
 
 MODELING_UNIT = "modeling"  # the modeling receipt's unit (one invocation per stock)
 
 
 def perstock_context(stage: Stage, event: Any) -> WorkContext:
     """Seed form: the one bucket (`SingleBucketLayout`); ours: the run's stock space."""
-    layout: RunLayout | SingleBucketLayout
-    if event.seed_mode:
-        store = MeteredStorage(bucket_storage(event.bucket))
-        layout = SingleBucketLayout()
-    else:
-        store = MeteredStorage(open_storage(event.store))
-        layout = RunLayout(event.run_id)
-    stock = event.stock_name
-    space = StockSpace(stock, event.fmt, prefix=layout.stock_prefix(stock))
-    return WorkContext(stage, event, layout, store, space=space)
+    return stock_context(stage, event, seed_layout=SingleBucketLayout)
 
 
 def single_bucket(ctx: WorkContext) -> bool:

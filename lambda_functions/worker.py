@@ -69,12 +69,15 @@ class WorkContext:
 Resolver = Callable[[Stage, Any], WorkContext]
 
 
-def stock_context(stage: Stage, event: Any) -> WorkContext:
-    """Resolve a stock-level event into its stores and key layout."""
+def stock_context(
+    stage: Stage, event: Any, seed_layout: Callable[[], Layout] = SeedLayout
+) -> WorkContext:
+    """Resolve a stock-level event into its stores and key layout (``seed_layout``: the
+    original's key layout for its literal events)."""
     layout: Layout
     if event.seed_mode:
         store = MeteredStorage(bucket_storage(event.bucket))
-        layout = SeedLayout()
+        layout = seed_layout()
     else:
         store = MeteredStorage(open_storage(event.store))
         layout = RunLayout(event.run_id)
