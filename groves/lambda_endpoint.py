@@ -22,8 +22,9 @@ Deliberate differences from AWS Lambda:
   logged and recorded in :meth:`LocalLambdaEndpoint.stats`.
 * A timed-out ``RequestResponse`` call is answered as Lambda would, but its worker is not
   killed: it keeps its slot until the handler returns.
-* Workers are started with ``forkserver`` (``spawn`` where that is missing), which re-imports
-  the main module: a script that starts an endpoint needs ``if __name__ == "__main__":``.
+* Workers fork from a server process that imported the handlers and the main module once
+  (`groves.worker_processes`; ``spawn`` where there is no forkserver): a script that starts
+  an endpoint needs ``if __name__ == "__main__":``.
 
 ``Faults`` injects failures, throttling (the first k calls, or every n-th call with an
 optional ``Retry-After``), lost and duplicated events and delays for reliability tests.
@@ -37,7 +38,6 @@ import concurrent.futures as cf
 import importlib
 import json
 import logging
-import multiprocessing
 import os
 import random
 import re
@@ -53,6 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from groves.worker_processes import worker_context
 from lambda_functions.stages import STAGES
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ _REGION, _ACCOUNT = "us-east-1", "000000000000"
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
 _CONCURRENCY_PATH = re.compile(r"/2019-09-30/functions/([^/]+)/concurrency/?")
 _ACCOUNT_PATH = re.compile(r"/2016-08-19/account-settings/?")
-_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -129,6 +129,11 @@ class LambdaContext:
 def _failure(message: str, error_type: str, **extra: Any) -> str:
     """Lambda's error object for a failed invocation, as JSON."""
     return json.dumps({"errorMessage": message, "errorType": error_type, **extra})
+
+
+def _handler_modules(handlers: dict[str, str]) -> list[str]:
+    """The modules of ``module:function`` handler targets (what workers preload)."""
+    return sorted({target.partition(":")[0] for target in handlers.values()})
 
 
 def _init_worker(environ: dict[str, str], sys_path: list[str]) -> None:
@@ -353,7 +358,7 @@ class LocalLambdaEndpoint:
         environ = {"GROVES_N_JOBS": "1", **os.environ, **self.env}
         return cf.ProcessPoolExecutor(
             self.concurrency,
-            multiprocessing.get_context(_START_METHOD),
+            worker_context(_handler_modules(self.handlers)),
             initializer=_init_worker,
             initargs=(environ, sys.path),
         )

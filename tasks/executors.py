@@ -18,13 +18,13 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import multiprocessing
 import os
 import random
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
+from groves.worker_processes import worker_context
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import FUNCTIONS
 from tasks.throttle import AimdLimiter
@@ -46,7 +46,13 @@ class Executor(Protocol):
         """Release the executor's resources."""
 
 
-def _init_worker() -> None:
+_PRELOAD = ("tasks.executors", *(f"lambda_functions.{name}" for name in FUNCTIONS))
+
+
+def _init_worker(environ: dict[str, str]) -> None:
+    """A forked worker has the server's environment: give it the orchestrator's of now."""
+    os.environ.clear()
+    os.environ.update(environ)
     os.environ.setdefault("GROVES_N_JOBS", "1")
 
 
@@ -64,8 +70,9 @@ class LocalExecutor:
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=worker_context(_PRELOAD),
             initializer=_init_worker,
+            initargs=(dict(os.environ),),
         )
 
     def submit(self, function: str, event: dict[str, Any]) -> Future[Any]:

@@ -1,0 +1,40 @@
+"""Local worker processes that start in milliseconds.
+
+Worker pools (`tasks.executors.LocalExecutor`, `groves.lambda_endpoint`) fork their workers
+from a server process ("forkserver") that imported the workers' modules once: a new worker
+then costs a fork, not a fresh interpreter importing pandas, scikit-learn and the main
+module again (about 3 to 8 s a worker on 2 cores). The server outlives any one pool, so a
+later pool in the same process (the next run, a test) starts its workers at once.
+
+The main module matters as much as the handlers: a new worker imports the script its
+parent runs (the ``groves`` CLI imports Prefect), and CPython before 3.13.2/3.14 ignores
+``"__main__"`` in the forkserver's preload list (CPython gh-126631). So the server imports
+the parent's main script itself (`groves._forkserver_main`), and each worker finds it done.
+Spawn where there is no forkserver (Windows).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from multiprocessing import spawn
+from multiprocessing.context import BaseContext
+
+MAIN_ENV = "GROVES_FORKSERVER_MAIN"
+"""The parent's main script, for the forkserver to import (set before it starts)."""
+
+
+def worker_context(preload: Sequence[str] = ()) -> BaseContext:
+    """A multiprocessing context whose processes start with ``preload`` already imported.
+
+    ``preload`` only counts if the forkserver is not running yet: the first pool decides
+    what every later one inherits (what it lacks, a worker imports itself)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    main_path = spawn.get_preparation_data("groves").get("init_main_from_path")
+    if main_path:
+        os.environ[MAIN_ENV] = main_path
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["groves._forkserver_main", *preload])
+    return context
