@@ -19,6 +19,11 @@ from lambda_functions.storage import open_storage
 from tests.flows.conftest import endpoint_env, small_config
 
 pytestmark = pytest.mark.slow
+# The fault runs' maximum event age (the endpoint's too) and receipt timeout: a lost event
+# is known after twice the age. Workers start in milliseconds (preloaded, and warmed by the
+# fixture), so what waits longer than this in the queue is queued, not starting.
+AGE_S = 10.0
+TIMEOUT_S = 12.0
 PER_STOCK = {
     "processing": 1,
     "parampreds": 8,
@@ -55,7 +60,7 @@ def endpoint(
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(timeout=2)  # a test's deliberately delayed worker is not waited for
 
 
 def _executed(endpoint: LocalLambdaEndpoint, function: str) -> int:
@@ -112,14 +117,14 @@ def test_failure_once_and_throttling_are_recovered(
     # An injected failure happens before the handler runs (like a crash): no start marker
     # and no receipt are written, so the invocation is known lost only at the maximum
     # event age, the endpoint's and the run's alike (never shorter than the endpoint's).
-    endpoint.set_limits(max_event_age_s=45)
+    endpoint.set_limits(max_event_age_s=AGE_S)
     config = small_config(
         store=s3_store,
         executor="lambda",
         run_id="faults",
         stocks=("TCS",),
         timeout_s=90,
-        max_event_age_s=45,
+        max_event_age_s=AGE_S,
     )
     summary = forecast_pipeline(config)
     assert summary["failed"] == {}
@@ -131,21 +136,23 @@ def test_failure_once_and_throttling_are_recovered(
     assert stats["trainfull"]["executed"] == PER_STOCK["trainfull"]
 
 
-@pytest.mark.parametrize("endpoint", [Faults(delay_seconds={"testfull": 120})], indirect=True)
+@pytest.mark.parametrize("endpoint", [Faults(delay_seconds={"testfull": 6 * AGE_S})], indirect=True)
 def test_missing_receipt_times_out_then_fails_naming_it(
     endpoint: LocalLambdaEndpoint, s3_store: str
 ) -> None:
     # testfull may run one at a time (reserved concurrency 1): the first attempt holds its
-    # slot for 120 s, the retry waits in the queue and expires there (maximum event age 25 s,
-    # the run's too), and the report stage still finds the unreserved slot free.
-    endpoint.set_limits(reserved={"testfull": 1}, max_event_age_s=25)
+    # slot, delayed before its handler (so it never shows a start), for longer than both
+    # attempts' wait (twice the maximum event age each); the retry waits in the queue and
+    # expires there (the run's age is the endpoint's), and the report stage still finds
+    # the unreserved slot free.
+    endpoint.set_limits(reserved={"testfull": 1}, max_event_age_s=AGE_S)
     config = small_config(
         store=s3_store,
         executor="lambda",
         run_id="lost",
         stocks=("TCS",),
-        timeout_s=25,
-        max_event_age_s=25,
+        timeout_s=TIMEOUT_S,
+        max_event_age_s=AGE_S,
         retries=1,
         retry_delay_s=0.1,
     )
