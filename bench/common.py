@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from groves.prefect_settings import apply_server_defaults
+
 RESULTS = Path(__file__).parent / "results"
 PYCACHE = Path(tempfile.gettempdir()) / "groves-bench-pycache"
 WARM_IMPORTS = (  # what the benchmarks' processes import: compiled once, before timing
@@ -46,8 +48,8 @@ use_bytecode_cache()
 def quiet_prefect(home: Path | None = None) -> None:
     """Prefect settings for a benchmark process (set before Prefect is imported)."""
     os.environ["PREFECT_HOME"] = str(home or Path(tempfile.mkdtemp(prefix="groves-bench-")))
+    apply_server_defaults()  # what `groves run` gives its server (groves.prefect_settings)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("GROVES_N_JOBS", "1")
 

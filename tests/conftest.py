@@ -26,6 +26,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from groves.prefect_settings import SERVER_DEFAULTS
 from lambda_functions.storage import open_storage
 
 STOCKS = ("RELIANCE", "TCS")
@@ -175,6 +176,8 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         mp.setenv("PREFECT_HOME", str(home))
         mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
+        for name, value in SERVER_DEFAULTS.items():  # the server a `groves run` starts
+            mp.setenv(name, value)
         mp.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
         from prefect.settings import PREFECT_API_URL
         from prefect.testing.utilities import prefect_test_harness

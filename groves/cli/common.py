@@ -9,6 +9,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from groves.prefect_settings import apply_server_defaults
+
 T = TypeVar("T")
 
 console = Console()
@@ -47,9 +49,10 @@ DaskAddressOption = Annotated[
 
 
 def quiet_prefect() -> None:
-    """Prefect logs warnings only, sends no analytics, and gives its first start time."""
+    """Prefect logs warnings only, sends no analytics, batches its server's writes
+    (`groves.prefect_settings`), and gives its first start time."""
+    apply_server_defaults()  # batched task-run writes: the server keeps up with the run
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The first start of the embedded server migrates its database: give it time.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 

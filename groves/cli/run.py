@@ -26,6 +26,7 @@ from groves.cli.common import (
 )
 from groves.cli.render import print_summary
 from groves.config import DEFAULT_DATA_DIR, MAX_EVENT_AGE_S, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
+from groves.prefect_settings import apply_server_defaults
 from lambda_functions import defaults
 from lambda_functions.features import MIN_ROWS
 from lambda_functions.inputs import DEFAULT_FILES, DEFAULT_TIME_COLUMN, DEFAULT_VALUE_COLUMN
@@ -325,7 +326,7 @@ def serve(
     start runs with `prefect deployment run 'forecast-pipeline/NAME'` or in the UI. The
     options become the deployment's default `config`. Needs a Prefect API (PREFECT_API_URL,
     e.g. of `prefect server start`). Ctrl-C stops serving."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    apply_server_defaults()
 
     def go() -> None:
         from prefect import serve as prefect_serve
