@@ -358,6 +358,9 @@ def details(g: dict[str, Any]) -> list[str]:
     missing = [s for s in SIZES if s not in g["sizes"]]
     if missing:
         when += f"sizes {', '.join(map(str, missing))} not run (`python -m bench --only g`), "
+    absent = [k for k in EXECUTORS if all(r["executor"] != k for r in g["runs"])]
+    if absent:
+        when += f"executor {', '.join(absent)} not run (`--executors`), "
     return [
         f"(g) {when}load average at its start {load}; sizes {sizes} stocks"
         f"{' (--quick)' if g.get('quick') else ''}, no-op workers "
