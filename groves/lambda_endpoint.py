@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from groves.worker_processes import worker_context
+from groves.worker_processes import adopt_parent, worker_context
 from lambda_functions.stages import STAGES
 
 logger = logging.getLogger(__name__)
@@ -139,9 +139,7 @@ def _handler_modules(handlers: dict[str, str]) -> list[str]:
 def _init_worker(environ: dict[str, str], sys_path: list[str]) -> None:
     """Gives a fresh worker process the parent's environment and import path."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    os.environ.clear()
-    os.environ.update(environ)
-    sys.path[:0] = [entry for entry in sys_path if entry not in sys.path]
+    adopt_parent(environ, sys_path)
 
 
 def _execute(

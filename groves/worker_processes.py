@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from multiprocessing import spawn
 from multiprocessing.context import BaseContext
 
@@ -38,3 +39,11 @@ def worker_context(preload: Sequence[str] = ()) -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["groves._forkserver_main", *preload])
     return context
+
+
+def adopt_parent(environ: Mapping[str, str], sys_path: Sequence[str] = ()) -> None:
+    """Pool initializer: a worker forked from the server has the environment and import
+    path of when the server started; take the parent's of when the pool was made."""
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:0] = [entry for entry in sys_path if entry not in sys.path]

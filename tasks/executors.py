@@ -20,11 +20,12 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from groves.worker_processes import worker_context
+from groves.worker_processes import adopt_parent, worker_context
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import FUNCTIONS
 from tasks.throttle import AimdLimiter
@@ -49,13 +50,6 @@ class Executor(Protocol):
 _PRELOAD = ("tasks.executors", *(f"lambda_functions.{name}" for name in FUNCTIONS))
 
 
-def _init_worker(environ: dict[str, str]) -> None:
-    """A forked worker has the server's environment: give it the orchestrator's of now."""
-    os.environ.clear()
-    os.environ.update(environ)
-    os.environ.setdefault("GROVES_N_JOBS", "1")
-
-
 def _run_handler(function: str, event: dict[str, Any]) -> dict[str, Any]:
     module = importlib.import_module(f"lambda_functions.{function}")
     return module.lambda_handler(event, None)
@@ -71,8 +65,8 @@ class LocalExecutor:
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=worker_context(_PRELOAD),
-            initializer=_init_worker,
-            initargs=(dict(os.environ),),
+            initializer=adopt_parent,
+            initargs=({"GROVES_N_JOBS": "1", **os.environ}, list(sys.path)),
         )
 
     def submit(self, function: str, event: dict[str, Any]) -> Future[Any]:
