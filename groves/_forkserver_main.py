@@ -10,7 +10,9 @@ import multiprocessing.process
 import os
 from multiprocessing import spawn
 
-_path = os.environ.get("GROVES_FORKSERVER_MAIN")
+from groves.worker_processes import MAIN_ENV
+
+_path = os.environ.get(MAIN_ENV)
 if _path:
     process = multiprocessing.process.current_process()
     process._inheriting = True  # type: ignore[attr-defined]  # as the forkserver does

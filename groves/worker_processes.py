@@ -7,9 +7,10 @@ module again (about 3 to 8 s a worker on 2 cores). The server outlives any one p
 later pool in the same process (the next run, a test) starts its workers at once.
 
 The main module matters as much as the handlers: a new worker imports the script its
-parent runs (the ``groves`` CLI imports Prefect), and CPython before 3.13.2/3.14 ignores
-``"__main__"`` in the forkserver's preload list (CPython gh-126631). So the server imports
-the parent's main script itself (`groves._forkserver_main`), and each worker finds it done.
+parent runs (the ``groves`` CLI imports Prefect), and CPython releases without the fix of
+gh-126631 (3.11, 3.12) ignore ``"__main__"`` in the forkserver's preload list. So the
+server imports the parent's main script itself (`groves._forkserver_main`), and each
+worker finds it done.
 Spawn where there is no forkserver (Windows).
 """
 
