@@ -10,8 +10,7 @@ The main module matters as much as the handlers: a new worker imports the script
 parent runs (the ``groves`` CLI imports Prefect), and CPython releases without the fix of
 gh-126631 (3.11, 3.12) ignore ``"__main__"`` in the forkserver's preload list. So the
 server imports the parent's main script itself (`groves._forkserver_main`), and each
-worker finds it done.
-Spawn where there is no forkserver (Windows).
+worker finds it done. Spawn where there is no forkserver (Windows).
 """
 
 from __future__ import annotations

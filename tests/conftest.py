@@ -174,7 +174,6 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("prefect-home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(home))
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
         for name, value in SERVER_DEFAULTS.items():  # the server a `groves run` starts
             mp.setenv(name, value)

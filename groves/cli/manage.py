@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from groves.cli.common import DEMO_DAYS, console, csv_list, err, guard, pairs
+from groves.prefect_settings import apply_server_defaults
 
 
 def data_generate(
@@ -179,7 +180,7 @@ def aws_blocks(
     the keys of AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), read from
     the environment only and never printed; with neither, boto3's default chain (an
     instance or task role) applies where the block is loaded."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    apply_server_defaults()
 
     def go() -> str:
         from prefect_aws import AwsCredentials, S3Bucket
