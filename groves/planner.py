@@ -18,14 +18,16 @@ measured run.
 Per-invocation times (deterministic):
 
 * ``own``: the target is the measured configuration: each invocation keeps its own
-  measured work and overhead (matched by stage, stock order and dispatch order).
+  measured work and overhead (matched by stage, stock order and dispatch order), and
+  each stock its measured pacing (its first invoke, each stage's gap and invoke
+  offsets), so the replay gives the measured makespan.
 * ``sampled``: invocation ``m`` of the ``M`` target invocations of a stage takes the
   measured work at rank ``floor((perm[m] + 0.5) * K / M)`` of the ``K`` measured ones
   sorted by duration (``perm`` a seeded permutation), so the projected distribution is
   the measured one; compute is scaled by the trees (and, given memory, by Lambda's vCPU
   share: 1 vCPU per 1769 MB), I/O by how many groves or cells a stage reads. Overheads
   come from the measured cold (first use of a function on a slot) or warm pool, as the
-  simulation finds the slot.
+  simulation finds the slot; stocks are paced by the medians (stagger, dispatch, gap).
 
 Not modelled: the Prefect task-runner's thread cap (64 stage tasks at once) and the
 Lambda executor holding its in-flight slots per stage task rather than per invocation.
@@ -152,7 +154,12 @@ class Profile:
     warm: dict[str, list[float]] = field(default_factory=dict)
     stagger_s: float = 0.0
     dispatch_s: dict[str, float] = field(default_factory=dict)
-    gap_s: dict[str, float] = field(default_factory=dict)
+    gap_s: dict[str, float] = field(default_factory=dict)  # medians
+    # The measured pacing, replayed by ``own``: each stock's first invoke (from the run's
+    # first), each (stage, stock)'s gap and its invokes' offsets from the batch's first.
+    own_start: list[float] = field(default_factory=list)
+    own_gap: dict[tuple[str, int], float] = field(default_factory=dict)
+    own_offsets: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     vcpus: float = 1.0  # of the measuring workers (local processes fit single-threaded)
     measured_makespan_s: float | None = None
 
@@ -221,10 +228,12 @@ def profile_from_receipts(
     cold: dict[str, list[float]] = {s: [] for s in stages}
     warm: dict[str, list[float]] = {s: [] for s in stages}
     dispatch: dict[str, list[float]] = {s: [] for s in stages}
+    own_offsets: dict[tuple[str, int], list[float]] = {}
     for (stage, stock), members in batches.items():
         members.sort(key=lambda i: (kept[i].invoked_at, i))
         sent = [kept[i].invoked_at for i in members]
         dispatch[stage] += [b - a for a, b in itertools.pairwise(sent)]
+        own_offsets[(stage, stock_index[stock])] = [t - sent[0] for t in sent]
         for j, i in enumerate(members):
             r = kept[i]
             overhead, is_cold = overheads[i]
@@ -234,12 +243,15 @@ def profile_from_receipts(
             own[(stage, stock_index[stock], j)] = w
             (cold if is_cold else warm)[stage].append(overhead)
     gaps: dict[str, list[float]] = {s: [] for s in stages}
+    own_gap: dict[tuple[str, int], float] = {}
     for stock in stocks:
         for prev, stage in itertools.pairwise(stages):
             before, after = batches.get((prev, stock)), batches.get((stage, stock))
             if before and after:
                 last_end = max(kept[i].end for i in before)
-                gaps[stage].append(max(min(kept[i].invoked_at for i in after) - last_end, 0))
+                gap = max(min(kept[i].invoked_at for i in after) - last_end, 0)
+                gaps[stage].append(gap)
+                own_gap[(stage, stock_index[stock])] = gap
     starts = [first_invoke[s] for s in stocks]
     memory = next((r.memory_limit_mb for r in kept if r.memory_limit_mb), None)
     measured_vcpus = vcpus or (lambda_vcpus(int(memory)) if memory else 1.0)
@@ -252,6 +264,9 @@ def profile_from_receipts(
         stagger_s=_median([b - a for a, b in itertools.pairwise(starts)]),
         dispatch_s={s: _median(v) for s, v in dispatch.items()},
         gap_s={s: _median(v) for s, v in gaps.items()},
+        own_start=[t - starts[0] for t in starts],
+        own_gap=own_gap,
+        own_offsets=own_offsets,
         vcpus=measured_vcpus,
         measured_makespan_s=_makespan(kept),
     )
@@ -360,11 +375,13 @@ def simulate(
     assign = resolve_assign(profile, target, assign)
     rng = np.random.default_rng(seed)
     chosen: dict[tuple[str, int, int], Work] = {}
+    gap: dict[tuple[str, int], float] = {}
     for spec in stages:
         stage = spec.name
         n = per_stock[stage]
         if assign == "own":
             for i in range(target.stocks):
+                gap[(stage, i)] = profile.own_gap.get((stage, i), profile.gap_s.get(stage, 0.0))
                 for j in range(n):
                     chosen[(stage, i, j)] = profile.own[(stage, i, j)]
             continue
@@ -374,9 +391,10 @@ def simulate(
         total = target.stocks * n
         perm = rng.permutation(total)
         for m in range(total):
-            rank = min(int((perm[m] + 0.5) * len(measured) / total), len(measured) - 1)
-            sample = _scaled(measured[rank], spec, profile, target)
+            sample = _scaled(measured[_rank(perm[m], total, len(measured))], spec, profile, target)
             chosen[(stage, m // n, m % n)] = sample
+        for i in range(target.stocks):
+            gap[(stage, i)] = profile.gap_s.get(stage, 0.0)
     draws: dict[tuple[str, bool], int] = defaultdict(int)
 
     def overhead(stage: str, key: tuple[str, int, int], cold: bool) -> float:
@@ -395,13 +413,16 @@ def simulate(
     def send(stage_index: int, stock: int, at: float) -> None:
         nonlocal seq
         stage = names[stage_index]
+        pace = profile.dispatch_s.get(stage, 0.0)
+        offsets = profile.own_offsets.get((stage, stock)) if assign == "own" else None
         for j in range(per_stock[stage]):
-            heapq.heappush(events, _Event(at + j * profile.dispatch_s.get(stage, 0.0), seq,
-                                          stage_index, stock, j))  # fmt: skip
+            sent = at + (offsets[j] if offsets else j * pace)
+            heapq.heappush(events, _Event(sent, seq, stage_index, stock, j))
             seq += 1
 
     for i in range(target.stocks):
-        send(0, i, i * profile.stagger_s)
+        own_start = assign == "own" and i < len(profile.own_start)
+        send(0, i, profile.own_start[i] if own_start else i * profile.stagger_s)
     free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(target.concurrency, 1))]
     seen: list[set[str]] = [set() for _ in free]
     remaining = {(i, s): per_stock[names[s]] for i in range(target.stocks)
@@ -420,7 +441,7 @@ def simulate(
             batch_end[(stock, s)] = max(batch_end[(stock, s)], end)
             if remaining[(stock, s)] == 0 and s + 1 < len(names):
                 nxt = names[s + 1]
-                send(s + 1, stock, batch_end[(stock, s)] + profile.gap_s.get(nxt, 0.0))
+                send(s + 1, stock, batch_end[(stock, s)] + gap[(nxt, stock)])
             continue
         ev = heapq.heappop(events)
         stage = names[ev.stage_index]
@@ -436,6 +457,12 @@ def simulate(
         heapq.heappush(ends, (end, ev.seq, ev.stock, ev.stage_index))
         receipts.append(planned.receipt(stages[ev.stage_index], ev, work, start, end, cold))
     return receipts
+
+
+def _rank(position: int, of: int, measured: int) -> int:
+    """The measured rank (of ``measured`` sorted values) that position ``position`` of
+    ``of`` draws: the same quantile, so the draws have the measured distribution."""
+    return min(int((position + 0.5) * measured / of), measured - 1)
 
 
 def resolve_assign(profile: Profile, target: Scale, assign: Assign) -> Assign:

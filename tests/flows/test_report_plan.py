@@ -23,6 +23,7 @@ from tests.prefect_ui import artifacts_tab
 pytestmark = pytest.mark.slow
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TOLERANCE = 0.15
+SAMPLED_DRAWS = 10
 EXPECTED_PROGRESS = {  # 2 stocks of the small config
     "processing": 2, "parampreds": 16, "predmses": 8, "minmse": 2, "trainfull": 6, "testfull": 2,
 }  # fmt: skip
@@ -95,12 +96,17 @@ def check_artifacts(api_url: str, flow_run_id: Any, summary: dict) -> None:
 
 
 def check_self_projection(store_url: str, run_id: str, measured: float) -> None:
+    """``own`` replays the run (its times and pacing): the measured makespan. ``sampled``
+    shuffles which invocation takes which measured time and paces every stock by the
+    medians: one draw of 2 stocks may land far off, the mean of draws must not."""
     profile = planner.profile_for_run(open_storage(store_url), run_id)
-    for assign in ("own", "sampled"):
-        projected = planner.plan(profile, assign=assign)["projected_makespan_s"]
-        error = abs(projected - measured) / measured
-        print(f"{run_id} {assign}: projected {projected:.3f} s, measured {measured:.3f} s")
-        assert error <= TOLERANCE, f"{assign}: projected {projected:.2f} s vs {measured:.2f} s"
+    own = planner.plan(profile, assign="own")["projected_makespan_s"]
+    draws = [planner.plan(profile, assign="sampled", seed=k)["projected_makespan_s"]
+             for k in range(SAMPLED_DRAWS)]  # fmt: skip
+    sampled = sum(draws) / len(draws)
+    print(f"{run_id}: measured {measured:.3f} s, own {own:.3f} s, sampled mean {sampled:.3f} s")
+    assert own == pytest.approx(measured, rel=0.01)
+    assert abs(sampled - measured) / measured <= TOLERANCE, draws
     bigger = CliRunner().invoke(
         app, ["plan", run_id, "--data", store_url, "--stocks", "99", "--concurrency", "1000"]
     )

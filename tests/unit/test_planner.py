@@ -29,13 +29,15 @@ def synthetic_run(
     dispatch: float,
     gap: float,
     latency: float,
+    gaps: dict[tuple[int, int], float] | None = None,
 ) -> list[Receipt]:
     """Receipts of a run scheduled first come, first served on ``scale.concurrency`` slots.
 
     Written independently of the planner: invocations are taken in order of arrival; each
     takes the earliest-free slot and starts ``latency`` after getting it; when a stock's
     stage has all its invocations placed, its next stage is sent ``gap`` after the last of
-    them ends, one invoke every ``dispatch`` seconds.
+    them ends, one invoke every ``dispatch`` seconds. ``gaps`` overrides ``gap`` per
+    (stock, stage index): real runs' pacing is irregular.
     """
     per_stock = scale.per_stock()
     pending = [(i * stagger, 0, i, 0) for i in range(scale.stocks)]  # (arrive, stage, stock, j)
@@ -55,7 +57,7 @@ def synthetic_run(
         last_end[(i, s)] = max(last_end.get((i, s), 0.0), end)
         left[(i, s)] -= 1
         if left[(i, s)] == 0 and s < 5:
-            pending.append((last_end[(i, s)] + gap, s + 1, i, 0))
+            pending.append((last_end[(i, s)] + (gaps or {}).get((i, s + 1), gap), s + 1, i, 0))
         d = durations[(GRID.names[s], i, j)]
         receipts.append(
             make_receipt(
@@ -139,6 +141,20 @@ def test_plan_reproduces_a_synthetic_run_exactly(concurrency: int) -> None:
             measured["stages"][stage]["makespan_s"],
             abs=2e-6,  # reports round to 1 us
         )
+
+
+def test_own_replays_irregular_pacing_exactly() -> None:
+    # Each stock's stages start after a different gap (as when receipts are polled):
+    # the median gap would misplace them; replaying the measured gaps does not.
+    scale = planner.Scale(stocks=3, cells=2, groves=2, trees=10, final_groves=3, final_trees=5,
+                          concurrency=4)  # fmt: skip
+    rng = random.Random(7)
+    gaps = {(i, s): rng.uniform(0.0, 4.0) for i in range(3) for s in range(1, 6)}
+    run = synthetic_run(scale, random_durations(scale, 2), stagger=0.4, dispatch=0.01, gap=0.0,
+                        latency=0.05, gaps=gaps)  # fmt: skip
+    profile = planner.profile_from_receipts(run, scale)
+    result = planner.plan(profile, assign="own")
+    assert result["projected_makespan_s"] == pytest.approx(makespan(run), abs=1e-9)
 
 
 def test_sampled_times_keep_the_measured_distribution() -> None:
