@@ -160,3 +160,19 @@ def test_run_plots_are_saved_and_listed_in_order(tmp_path) -> None:
     report = {"files": {"timeline": "t.png", "distributions": "d.png"}, "total": {}}
     names = [p["name"] for p in run_plots(made, report)]
     assert names == ["overview", "forecast", "grid", "timeline", "distributions"]
+
+
+def test_a_settled_layout_renders_the_same_pixels_in_one_pass() -> None:
+    """`figure_png` lays a constrained figure out once and keeps it: the PNG is byte for
+    byte what a plain ``savefig`` (layout pass + render) gives, and an SVG after it
+    needs no second layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    plain = plot_forecast(forecast())
+    FigureCanvasAgg(plain)
+    buffer = io.BytesIO()
+    plain.savefig(buffer, format="png", dpi=100)
+    settled = plot_forecast(forecast())
+    assert figure_png(settled) == buffer.getvalue()
+    assert settled.get_layout_engine().__class__.__name__ == "PlaceHolderLayoutEngine"
+    assert figure_svg(settled).startswith(b"<?xml")
