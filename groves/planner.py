@@ -27,7 +27,10 @@ Per-invocation times (deterministic):
   the measured one; compute is scaled by the trees (and, given memory, by Lambda's vCPU
   share: 1 vCPU per 1769 MB), I/O by how many groves or cells a stage reads. Overheads
   come from the measured cold (first use of a function on a slot) or warm pool, as the
-  simulation finds the slot; stocks are paced by the medians (stagger, dispatch, gap).
+  simulation finds the slot. Target stock ``i`` is paced like measured stock ``i mod K``
+  (its start, repeated a stagger apart per round, and its gaps between stages; invokes a
+  median dispatch apart): the gaps of one stock are correlated (a slow poll, a busy
+  orchestrator), and medians for every stock would make all stocks collide at once.
 
 Not modelled: the Prefect task-runner's thread cap (64 stage tasks at once) and the
 Lambda executor holding its in-flight slots per stage task rather than per invocation.
@@ -155,8 +158,9 @@ class Profile:
     stagger_s: float = 0.0
     dispatch_s: dict[str, float] = field(default_factory=dict)
     gap_s: dict[str, float] = field(default_factory=dict)  # medians
-    # The measured pacing, replayed by ``own``: each stock's first invoke (from the run's
-    # first), each (stage, stock)'s gap and its invokes' offsets from the batch's first.
+    # Each measured stock's pacing: its first invoke (from the run's first), each stage's
+    # gap and invoke offsets (from the stage's first invoke). ``own`` replays all of it;
+    # ``sampled`` paces target stock i like measured stock i mod K (starts and gaps).
     own_start: list[float] = field(default_factory=list)
     own_gap: dict[tuple[str, int], float] = field(default_factory=dict)
     own_offsets: dict[tuple[str, int], list[float]] = field(default_factory=dict)
@@ -393,8 +397,10 @@ def simulate(
         for m in range(total):
             sample = _scaled(measured[_rank(perm[m], total, len(measured))], spec, profile, target)
             chosen[(stage, m // n, m % n)] = sample
+        measured_stocks = len(profile.own_start)
         for i in range(target.stocks):
-            gap[(stage, i)] = profile.gap_s.get(stage, 0.0)
+            like = i % measured_stocks if measured_stocks else None
+            gap[(stage, i)] = profile.own_gap.get((stage, like), profile.gap_s.get(stage, 0.0))
     draws: dict[tuple[str, bool], int] = defaultdict(int)
 
     def overhead(stage: str, key: tuple[str, int, int], cold: bool) -> float:
@@ -420,9 +426,14 @@ def simulate(
             heapq.heappush(events, _Event(sent, seq, stage_index, stock, j))
             seq += 1
 
+    measured_stocks = len(profile.own_start)
     for i in range(target.stocks):
-        own_start = assign == "own" and i < len(profile.own_start)
-        send(0, i, profile.own_start[i] if own_start else i * profile.stagger_s)
+        if measured_stocks:  # the measured stocks' starts, repeated a stagger apart
+            rounds, like = divmod(i, measured_stocks)
+            start = profile.own_start[like] + rounds * measured_stocks * profile.stagger_s
+        else:
+            start = i * profile.stagger_s
+        send(0, i, start)
     free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(target.concurrency, 1))]
     seen: list[set[str]] = [set() for _ in free]
     remaining = {(i, s): per_stock[names[s]] for i in range(target.stocks)
