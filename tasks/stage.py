@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from prefect import task
@@ -22,24 +23,34 @@ from lambda_functions.stages import stage as registered
 from lambda_functions.worker import CODE_VERSION
 from tasks import runtime as runtimes
 from tasks.awaiting import AwaitOptions, run_invocations
-from tasks.invocations import plan_stage
+from tasks.invocations import Invocation, plan, plan_stage, stage_events
 from tasks.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 LAMBDA_LIMIT_NAME = "groves-lambda-inflight"
 
 
-def receipts_key(runtime: Runtime, stage: str, stock: str, input_id: str) -> str | None:
+def receipts_key(
+    runtime: Runtime,
+    stage: str,
+    stock: str,
+    input_id: str,
+    invocations: Iterable[Invocation] | None = None,
+) -> str | None:
     """The cache key of a stage whose receipts are all in place, else None.
 
     It covers the events (so the configuration and the raw input's identity), the code
     version and every receipt's ETag: if any receipt is missing (deleted, or a run was
     killed) there is no key and the stage resumes invocation by invocation; if any
-    changed, the key changes."""
+    changed, the key changes. ``invocations``: the stage's, if already planned; else
+    they are planned one at a time, so a first run stops at its first missing receipt."""
     if runtime.config.refresh:
         return None
+    if invocations is None:
+        events = stage_events(stage, stock, runtime.config, input_id)
+        invocations = (plan(stage, event) for event in events)
     digest = hashlib.sha256(CODE_VERSION.encode())
-    for inv in plan_stage(stage, stock, runtime.config, input_id):
+    for inv in invocations:
         info = runtime.store.head(inv.receipt_key)
         if info is None:
             return None
@@ -95,15 +106,18 @@ def run_stage(stage: str, stock: str, input_id: str) -> dict[str, Any]:
         "results": [] if spec.bulk else [r.result for r in outcome.receipts],
     }
     if outcome.executed:
-        _remember(runtime, stage, stock, input_id, result)
+        _remember(runtime, invocations, result, input_id)
     return result
 
 
-def _remember(runtime: Runtime, stage: str, stock: str, input_id: str, result: dict) -> None:
+def _remember(
+    runtime: Runtime, invocations: list[Invocation], result: dict[str, Any], input_id: str
+) -> None:
     """Cache what a rerun would return (everything reused) under the receipts' key."""
     from prefect.results import get_result_store
 
-    key = receipts_key(runtime, stage, stock, input_id)
+    stage, stock = result["stage"], result["stock"]
+    key = receipts_key(runtime, stage, stock, input_id, invocations)
     if key is None:
         return
     rerun = {**result, "executed": 0, "reused": result["invocations"]}
