@@ -42,6 +42,14 @@ MAX_IN_FLIGHT = 900  # in-flight Lambda invocations (below the default account l
 # calls it lost; it must not be shorter than the functions' setting (AWS's own default,
 # without an EventInvokeConfig, is 21600 s).
 MAX_EVENT_AGE_S = 3600.0
+# Awaiting receipts without a live future (Lambda, Dask) LISTs the receipt folders, first
+# 50 ms after sending, then backing off by 1.5x up to this many seconds between LISTs.
+MAX_POLL_S = 2.0
+MAX_POLL_ENV = "GROVES_MAX_POLL_S"
+
+
+def _default_max_poll() -> float:
+    return float(os.environ.get(MAX_POLL_ENV) or MAX_POLL_S)
 
 
 class RunConfig(BaseModel):
@@ -78,6 +86,7 @@ class RunConfig(BaseModel):
     max_in_flight: int = Field(MAX_IN_FLIGHT, ge=1, le=10000)
     timeout_s: float = Field(RECEIPT_TIMEOUT_S, gt=0)
     max_event_age_s: float = Field(MAX_EVENT_AGE_S, gt=0, le=21600)
+    max_poll_s: float = Field(default_factory=_default_max_poll, gt=0, le=60)
     workers: int | None = Field(None, ge=1, le=256)
     retries: int = Field(2, ge=0, le=10)
     retry_delay_s: float = Field(2.0, ge=0)

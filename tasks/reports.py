@@ -18,7 +18,7 @@ from lambda_functions.layout import RunLayout
 from lambda_functions.storage import open_storage
 from tasks import runtime as runtimes
 from tasks.artifacts import OrderedArtifacts
-from tasks.awaiting import AwaitOptions, run_invocations
+from tasks.awaiting import run_invocations
 from tasks.invocations import plan
 from tasks.progress import StageProgressArtifacts
 
@@ -36,10 +36,7 @@ def report_timing(run_id: str, started: float) -> dict[str, Any]:
         [plan(pipeline.report.name, event)],
         attempt=max(int(task_run.run_count or 1), 1),
         reuse=False,
-        options=AwaitOptions(
-            timeout_s=runtime.config.timeout_s,
-            max_event_age_s=runtime.config.max_event_age_s,
-        ),
+        options=runtime.await_options,
     )
     result = outcome.receipts[0].result
     return {
@@ -64,7 +61,7 @@ def report_summaries(run_id: str, stocks: list[str]) -> dict[str, Any]:
             [plan(spec.name, event)],
             attempt=max(int(task_run.run_count or 1), 1),
             reuse=False,
-            options=AwaitOptions(timeout_s=runtime.config.timeout_s),
+            options=runtime.await_options,
         )
         results[spec.name] = outcome.receipts[0].result
         _publish_table(run_id, spec.name, results[spec.name])

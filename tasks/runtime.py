@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from groves.config import RunConfig
 from lambda_functions.layout import RunLayout
 from lambda_functions.storage import Storage
+from tasks.awaiting import AwaitOptions
 from tasks.executors import Executor
 from tasks.progress import ProgressBoard
 
@@ -34,6 +35,15 @@ class Runtime:
     @property
     def layout(self) -> RunLayout:
         return RunLayout(self.config.resolved_run_id)
+
+    @property
+    def await_options(self) -> AwaitOptions:
+        """How the run's tasks await receipts (its timeout, event age and poll cap)."""
+        return AwaitOptions(
+            timeout_s=self.config.timeout_s,
+            max_event_age_s=self.config.max_event_age_s,
+            max_poll_s=self.config.max_poll_s,
+        )
 
 
 _RUNTIMES: dict[str, Runtime] = {}

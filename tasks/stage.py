@@ -22,7 +22,7 @@ from lambda_functions.names import series_key
 from lambda_functions.stages import stage as registered
 from lambda_functions.worker import CODE_VERSION
 from tasks import runtime as runtimes
-from tasks.awaiting import AwaitOptions, run_invocations
+from tasks.awaiting import run_invocations
 from tasks.invocations import Invocation, plan, plan_stage, stage_events
 from tasks.runtime import Runtime
 
@@ -89,10 +89,7 @@ def run_stage(stage: str, stock: str, input_id: str) -> dict[str, Any]:
             invocations,
             attempt=attempt,
             reuse=not runtime.config.refresh,
-            options=AwaitOptions(
-                timeout_s=runtime.config.timeout_s,
-                max_event_age_s=runtime.config.max_event_age_s,
-            ),
+            options=runtime.await_options,
             progress=runtime.progress,
         )
     spec = registered(stage)

@@ -1,7 +1,8 @@
 """Fixtures shared by every test: a fake AWS environment, demo raw data and stores.
 
 * ``fake_aws_env`` (autouse, session): fake credentials, no profile or custom endpoint,
-  single-threaded groves, Prefect analytics off; nothing can reach a real AWS account.
+  single-threaded groves, receipt looks at most 0.25 s apart, Prefect analytics off;
+  nothing can reach a real AWS account.
 * ``raw_dir`` (session): Kaggle-schema demo CSVs for `STOCKS` (`TRADING_DAYS` days each).
 * ``s3``: an in-process moto S3 with the bucket `TEST_BUCKET` created.
 * ``store_url``: a store (a local folder, or ``s3://groves-test/prefix`` under moto) with
@@ -63,6 +64,9 @@ def fake_aws_env() -> Iterator[None]:
         mp.setenv("AWS_CONFIG_FILE", os.devnull)
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         mp.setenv("GROVES_N_JOBS", "1")
+        # Lambda-path runs look for receipts at most 0.25 s apart (default 2 s), so a test
+        # waits for its stages, not for the next look.
+        mp.setenv("GROVES_MAX_POLL_S", "0.25")
         mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         yield
 

@@ -25,7 +25,14 @@ from groves.cli.common import (
     quiet_prefect,
 )
 from groves.cli.render import print_summary
-from groves.config import DEFAULT_DATA_DIR, MAX_EVENT_AGE_S, MAX_IN_FLIGHT, RECEIPT_TIMEOUT_S
+from groves.config import (
+    DEFAULT_DATA_DIR,
+    MAX_EVENT_AGE_S,
+    MAX_IN_FLIGHT,
+    MAX_POLL_ENV,
+    MAX_POLL_S,
+    RECEIPT_TIMEOUT_S,
+)
 from groves.prefect_settings import apply_server_defaults
 from lambda_functions import defaults
 from lambda_functions.features import MIN_ROWS
@@ -143,6 +150,14 @@ def run(
             "sent again (not below the functions' MaximumEventAgeInSeconds)."
         ),
     ] = MAX_EVENT_AGE_S,
+    max_poll: Annotated[
+        float,
+        typer.Option(
+            envvar=MAX_POLL_ENV,
+            help="Lambda: the longest wait, in seconds, between two looks (LIST requests) "
+            "for receipts; looks start 50 ms after sending and back off to it.",
+        ),
+    ] = MAX_POLL_S,
     workers: WorkersOption = None,
     function_prefix: FunctionPrefixOption = "groves-",
     credentials_block: CredentialsBlockOption = None,
@@ -222,6 +237,7 @@ def run(
             max_in_flight=max_in_flight,
             timeout_s=timeout,
             max_event_age_s=max_event_age,
+            max_poll_s=max_poll,
             workers=workers,
             function_prefix=function_prefix,
             credentials_block=credentials_block,

@@ -121,3 +121,45 @@ def test_a_stale_marker_is_removed_before_the_event_is_sent_again(local_store: s
         run_invocations(executor, executor.store, invs, options=options)
     executor.close()
     assert not executor.store.exists(stale)
+
+
+class CountingStore:
+    """A store that counts its LIST calls (everything else passes through)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store, self.lists = store, 0
+
+    def list(self, prefix: str) -> Any:
+        self.lists += 1
+        return self._store.list(prefix)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize(("cap", "fewest", "most"), [(0.1, 13, 40), (2.0, 1, 11)])
+def test_looks_back_off_to_the_poll_cap(local_store: str, cap: float, fewest: int, most: int):
+    # Both invocations end ~2.5 s after sending. Looks start 50 ms apart and grow 1.5x up
+    # to the cap: capped at 0.1 s that is ~26 looks, at 2 s 9 (a slow machine: fewer).
+    executor = QueueingExecutor(local_store, queued_s=0.0, run_s=2.5, lose=set())
+    store = CountingStore(executor.store)
+    options = AwaitOptions(timeout_s=30, max_event_age_s=30, max_poll_s=cap)
+    outcome = run_invocations(executor, store, invocations(local_store), options=options)
+    executor.close()
+    assert outcome.executed == 2
+    looks = (store.lists - 2) / 2  # a look LISTs both folders; split_reusable did so first
+    assert fewest <= looks <= most, looks
+
+
+def test_the_poll_cap_comes_from_the_run_options_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from groves.config import RunConfig
+
+    monkeypatch.delenv("GROVES_MAX_POLL_S")
+    assert RunConfig().max_poll_s == 2.0
+    monkeypatch.setenv("GROVES_MAX_POLL_S", "0.5")
+    assert RunConfig().max_poll_s == 0.5
+    assert RunConfig(max_poll_s=3).max_poll_s == 3.0
+    with pytest.raises(ValueError, match="max_poll_s"):
+        RunConfig(max_poll_s=0)
