@@ -14,7 +14,9 @@ the orchestrating process's and the Prefect server's peak RSS, and the task runs
 Prefect server recorded (read back through the Prefect client, paged, once every event
 has been delivered: ``EventsWorker`` drained, then polled until the count stops moving)
 against the run-stage tasks the flow ran and the invocations the workers ran (receipts
-counted). Growth: ms per invocation at the largest size over the smallest.
+counted). Growth: ms per invocation at the largest size over the smallest. Each run also
+measures Prefect's own floor in the same process and server (`prefect_floor`: no-op
+tasks with the run-stage task's options), the baseline the orchestration reads against.
 
 ``--quick``: 10, 33 and 99 stocks (the same 1 : 3.3 : 10 steps).
 """
@@ -137,6 +139,64 @@ def count_task_runs(
     }
 
 
+FLOOR_TASKS = 600  # enough to measure Prefect's cost per task run; it does not grow
+
+
+def prefect_floor(tasks: int, server: str | None) -> dict[str, Any]:
+    """Prefect's own cost per task run on this machine: a flow of ``tasks`` no-op tasks
+    with the run-stage task's options (retries, a cache key function, persisted results)
+    on the thread-pool runner, against the same server. The floor under any flow that
+    makes one task run per (stock, stage)."""
+    from prefect import flow, task
+
+    @task(name="floor", task_run_name="floor-{i}", retries=2, cache_key_fn=lambda *_: None,
+          persist_result=True)  # fmt: skip
+    def noop(i: int) -> dict[str, Any]:
+        return {"i": i, "results": []}
+
+    @flow(name="prefect-floor")
+    def floor(n: int) -> None:
+        for future in [noop.submit(i) for i in range(n)]:
+            future.result()
+
+    floor(5)  # warm: the flow, the task and their first API round trips
+    own, other = process_cpu_s(), process_cpu_s(server) if server else 0.0
+    started = time.perf_counter()
+    state = floor(tasks, return_state=True)
+    wall = time.perf_counter() - started
+    own, other = process_cpu_s() - own, (process_cpu_s(server) - other) if server else 0.0
+    _await_recorded(state.state_details.flow_run_id, tasks)  # not cut off at shutdown
+    return {
+        "tasks": tasks,
+        "wall_ms_per_task": wall * 1000 / tasks,
+        "orchestrator_cpu_ms_per_task": own * 1000 / tasks,
+        "prefect_server_cpu_ms_per_task": other * 1000 / tasks,
+    }
+
+
+def _await_recorded(flow_run_id: Any, tasks: int, limit_s: float = 60.0) -> None:
+    """Wait until the server recorded the flow run's ``tasks`` task runs (or ``limit_s``)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=limit_s)
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    give_up = time.monotonic() + limit_s
+    with get_client(sync_client=True) as client:
+
+        def recorded() -> int:
+            seen = 0
+            while True:
+                page = client.read_task_runs(flow_run_filter=flow_filter, limit=200, offset=seen)
+                seen += len(page)
+                if len(page) < 200:
+                    return seen
+
+        while recorded() < tasks and time.monotonic() < give_up:
+            time.sleep(0.5)
+
+
 def minimal_raw(rows: int = 1100) -> str:
     """A raw file the up-front input check accepts (enough rows for lags and the split)."""
     start = 1_422_848_700  # 2015-02-02 09:15 IST, as epoch seconds
@@ -194,6 +254,7 @@ def run_one(stocks: int, kind: str, address: str | None, workdir: Path) -> dict[
             state.state_details.flow_run_id, stocks * STAGE_TASKS, max(120.0, stocks * 0.6)
         )
         server_hwm = _vm_kib("VmHWM", server) / 1024 if server else None
+        floor = prefect_floor(min(stocks * STAGE_TASKS, FLOOR_TASKS), server)
     invocations = stocks * PER_STOCK
     receipts = sum(1 for _ in (Path(store_url) / "runs" / "scale" / "receipts").rglob("*.json"))
     orchestrator = max(sampled_peak, peak_rss_mib())
@@ -213,6 +274,7 @@ def run_one(stocks: int, kind: str, address: str | None, workdir: Path) -> dict[
         "peak_rss_sum_mib": orchestrator + (server_hwm or 0),
         "stage_tasks_expected": stocks * STAGE_TASKS,
         "task_runs_recorded": recorded,
+        "prefect_floor": floor,
         "machine": machine(),
     }
 
@@ -345,10 +407,20 @@ def details(g: dict[str, Any]) -> list[str]:
     parts = []
     for r in sorted(g["runs"], key=lambda r: (r["executor"], r["stocks"])):
         recorded = r["task_runs_recorded"]
+        floor = r.get("prefect_floor")
+        per_task = r["invocations"] / r["stage_tasks_expected"]
+        floor_text = (
+            f" (Prefect's own floor, {floor['tasks']} no-op tasks in the same run: "
+            f"{floor['orchestrator_cpu_ms_per_task'] / per_task:.2f} + "
+            f"{floor['prefect_server_cpu_ms_per_task'] / per_task:.2f} at {per_task:.1f} "
+            "invocations per task run)"
+            if floor
+            else ""
+        )
         parts.append(
             f"{r['executor']} {r['stocks']}: orchestrator "
             f"{r['orchestrator_cpu_ms_per_invocation']:.2f}, Prefect server "
-            f"{r['prefect_server_cpu_ms_per_invocation']:.2f} CPU-ms per invocation; "
+            f"{r['prefect_server_cpu_ms_per_invocation']:.2f} CPU-ms per invocation{floor_text}; "
             f"{recorded['total']:,} task runs recorded ({recorded['by_state']}), the last "
             f"{recorded['settle_s']:.1f} s after the flow returned"
         )
