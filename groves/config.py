@@ -42,7 +42,7 @@ MAX_IN_FLIGHT = 900  # in-flight Lambda invocations (below the default account l
 # calls it lost; it must not be shorter than the functions' setting (AWS's own default,
 # without an EventInvokeConfig, is 21600 s).
 MAX_EVENT_AGE_S = 3600.0
-# Awaiting receipts without a live future (Lambda, Dask) LISTs the receipt folders, first
+# Awaiting receipts without a live future (Lambda) LISTs the receipt folders, first
 # 50 ms after sending, then backing off by 1.5x up to this many seconds between LISTs.
 MAX_POLL_S = 2.0
 MAX_POLL_ENV = "GROVES_MAX_POLL_S"
