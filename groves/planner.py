@@ -379,13 +379,11 @@ def simulate(
     assign = resolve_assign(profile, target, assign)
     rng = np.random.default_rng(seed)
     chosen: dict[tuple[str, int, int], Work] = {}
-    gap: dict[tuple[str, int], float] = {}
     for spec in stages:
         stage = spec.name
         n = per_stock[stage]
         if assign == "own":
             for i in range(target.stocks):
-                gap[(stage, i)] = profile.own_gap.get((stage, i), profile.gap_s.get(stage, 0.0))
                 for j in range(n):
                     chosen[(stage, i, j)] = profile.own[(stage, i, j)]
             continue
@@ -397,10 +395,17 @@ def simulate(
         for m in range(total):
             sample = _scaled(measured[_rank(perm[m], total, len(measured))], spec, profile, target)
             chosen[(stage, m // n, m % n)] = sample
-        measured_stocks = len(profile.own_start)
-        for i in range(target.stocks):
-            like = i % measured_stocks if measured_stocks else None
-            gap[(stage, i)] = profile.own_gap.get((stage, like), profile.gap_s.get(stage, 0.0))
+    # Pacing: stock i like measured stock i mod K (``own``: i itself), starts repeating a
+    # stagger apart per round of K; the medians where no stock was measured.
+    measured_stocks = len(profile.own_start)
+    starts: list[float] = []
+    gap: dict[tuple[str, int], float] = {}
+    for i in range(target.stocks):
+        like = i % measured_stocks if measured_stocks else None
+        first = profile.own_start[like] - like * profile.stagger_s if like is not None else 0.0
+        starts.append(first + i * profile.stagger_s)
+        for name in names:
+            gap[(name, i)] = profile.own_gap.get((name, like), profile.gap_s.get(name, 0.0))
     draws: dict[tuple[str, bool], int] = defaultdict(int)
 
     def overhead(stage: str, key: tuple[str, int, int], cold: bool) -> float:
@@ -426,13 +431,7 @@ def simulate(
             heapq.heappush(events, _Event(sent, seq, stage_index, stock, j))
             seq += 1
 
-    measured_stocks = len(profile.own_start)
-    for i in range(target.stocks):
-        if measured_stocks:  # the measured stocks' starts, repeated a stagger apart
-            rounds, like = divmod(i, measured_stocks)
-            start = profile.own_start[like] + rounds * measured_stocks * profile.stagger_s
-        else:
-            start = i * profile.stagger_s
+    for i, start in enumerate(starts):
         send(0, i, start)
     free: list[tuple[float, int]] = [(-math.inf, k) for k in range(max(target.concurrency, 1))]
     seen: list[set[str]] = [set() for _ in free]
