@@ -86,6 +86,22 @@ def _executor_class(kind: str) -> Any:
     return NoopDask
 
 
+def recorded_task_runs(client: Any, flow_run_id: Any) -> dict[Any, Any]:
+    """Every task run the server holds for the flow run, by id (paged by name, 200 a page)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    runs: dict[Any, Any] = {}
+    while True:
+        page = client.read_task_runs(
+            flow_run_filter=flow_filter, sort=TaskRunSort.NAME_ASC, limit=200, offset=len(runs)
+        )
+        runs.update((run.id, run) for run in page)
+        if len(page) < 200:
+            return runs
+
+
 def count_task_runs(
     flow_run_id: Any, expected_run_stage: int, settle_s: float = 120.0
 ) -> dict[str, Any]:
@@ -96,27 +112,14 @@ def count_task_runs(
     (paged, by name, de-duplicated by id) until every run-stage task run is there and the
     count holds for 2 s, or it holds for 15 s short of that, or ``settle_s`` passes."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import TaskRunSort
     from prefect.events.worker import EventsWorker
 
     started = time.monotonic()
     EventsWorker.drain_all(timeout=settle_s)
-    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
     last, stable_since, final_at = -1, started, started
     with get_client(sync_client=True) as client:
         while True:
-            runs: dict[Any, Any] = {}
-            while True:
-                page = client.read_task_runs(
-                    flow_run_filter=flow_filter,
-                    sort=TaskRunSort.NAME_ASC,
-                    limit=200,
-                    offset=len(runs),
-                )
-                runs.update((run.id, run) for run in page)
-                if len(page) < 200:
-                    break
+            runs = recorded_task_runs(client, flow_run_id)
             now = time.monotonic()
             if len(runs) != last:
                 last, stable_since, final_at = len(runs), now, now
@@ -177,23 +180,14 @@ def prefect_floor(tasks: int, server: str | None) -> dict[str, Any]:
 def _await_recorded(flow_run_id: Any, tasks: int, limit_s: float = 60.0) -> None:
     """Wait until the server recorded the flow run's ``tasks`` task runs (or ``limit_s``)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.events.worker import EventsWorker
 
     EventsWorker.drain_all(timeout=limit_s)
-    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
     give_up = time.monotonic() + limit_s
     with get_client(sync_client=True) as client:
-
-        def recorded() -> int:
-            seen = 0
-            while True:
-                page = client.read_task_runs(flow_run_filter=flow_filter, limit=200, offset=seen)
-                seen += len(page)
-                if len(page) < 200:
-                    return seen
-
-        while recorded() < tasks and time.monotonic() < give_up:
+        while len(recorded_task_runs(client, flow_run_id)) < tasks:
+            if time.monotonic() > give_up:
+                return
             time.sleep(0.5)
 
 

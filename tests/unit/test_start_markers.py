@@ -123,7 +123,7 @@ def test_a_stale_marker_is_removed_before_the_event_is_sent_again(local_store: s
     assert not executor.store.exists(stale)
 
 
-class CountingStore:
+class ListCountingStore:
     """A store that counts its LIST calls (everything else passes through)."""
 
     def __init__(self, store: Any) -> None:
@@ -142,7 +142,7 @@ def test_looks_back_off_to_the_poll_cap(local_store: str, cap: float, fewest: in
     # Both invocations end ~2.5 s after sending. Looks start 50 ms apart and grow 1.5x up
     # to the cap: capped at 0.1 s that is ~26 looks, at 2 s 9 (a slow machine: fewer).
     executor = QueueingExecutor(local_store, queued_s=0.0, run_s=2.5, lose=set())
-    store = CountingStore(executor.store)
+    store = ListCountingStore(executor.store)
     options = AwaitOptions(timeout_s=30, max_event_age_s=30, max_poll_s=cap)
     outcome = run_invocations(executor, store, invocations(local_store), options=options)
     executor.close()
