@@ -7,14 +7,17 @@
   blur the receipt timeouts the fault tests rely on); each test sets its own `Faults`.
 * AWS credentials in the orchestrator and the workers are recognisable fake values, so a
   test can show they never reach a receipt, a stored object or a log.
-* ``reference``: one clean run of the small configuration, computed once per session;
-  every fault scenario must reproduce its per-stock MSEs and its output bytes exactly.
+* ``reference``: one clean run of the small configuration, computed once per test run
+  (shared by the xdist workers); every fault scenario must reproduce its per-stock MSEs
+  and its output bytes exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import pickle
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +69,7 @@ def small(**changes: Any) -> RunConfig:
         "retries": 2,
         "retry_delay_s": 0.2,
         "timeout_s": 120,
+        "plots": False,  # not what these tests check (the flow tests do)
     }
     return RunConfig(**{**options, **changes})
 
@@ -199,13 +203,46 @@ class Reference:
 
 @pytest.fixture(scope="session")
 def reference(
-    endpoint: LocalLambdaEndpoint, s3_proxy: S3FaultProxy, bucket: str, prefect_api: str
+    endpoint: LocalLambdaEndpoint,
+    s3_proxy: S3FaultProxy,
+    bucket: str,
+    prefect_api: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Reference:
-    """The clean run (run id ``clean``), with the logs it produced at INFO (prefect: DEBUG)."""
-    from flows.pipeline import forecast_pipeline
+    """The clean run (run id ``clean``), with the logs it produced at INFO (prefect: DEBUG).
 
+    Under pytest-xdist the first worker to need it runs it; the others load its result
+    (file-locked, in the session's shared temp folder) and put its objects into their own
+    bucket, so their fault runs must reproduce another process's outputs byte for byte."""
     for thread in _WARMING:
         thread.join()
+    shared = tmp_path_factory.getbasetemp().parent / "reliability-reference.pickle"
+    with _file_lock(shared.with_suffix(".lock")):
+        if shared.exists():
+            found: Reference = pickle.loads(shared.read_bytes())
+            with pytest.MonkeyPatch.context() as mp:
+                env_for(mp, s3_proxy, endpoint)
+                store = open_storage(bucket)
+                for key, data in found.run_objects.items():
+                    store.put_bytes(key, data)
+            return found
+        made = _clean_run(endpoint, s3_proxy, bucket)
+        shared.write_bytes(pickle.dumps(made))
+        return made
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _clean_run(endpoint: LocalLambdaEndpoint, s3_proxy: S3FaultProxy, bucket: str) -> Reference:
+    from flows.pipeline import forecast_pipeline
 
     with captured_logs() as logs, pytest.MonkeyPatch.context() as mp:
         env_for(mp, s3_proxy, endpoint)

@@ -17,6 +17,7 @@ import pytest
 
 from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
+from tests.conftest import place_raw
 
 pytestmark = pytest.mark.slow
 GROVES = str(Path(sys.executable).with_name("groves"))
@@ -29,7 +30,7 @@ EXPECTED = len(STOCKS) * (1 + 4 + 2 + 1 + FINAL_GROVES + 1)
 OPTIONS = [
     "--stocks", ",".join(STOCKS), "--grid-feat", "5", "--grid-samp", "5,25", "--groves", "2",
     "--trees", "20", "--final-groves", str(FINAL_GROVES), "--final-trees", "20",
-    "--workers", "1", "--json",
+    "--workers", "1", "--no-plots", "--json",
 ]  # fmt: skip
 # When to kill: early in the grid search (4 receipts), or once a final grove is done.
 KILL_WHEN = {
@@ -53,20 +54,40 @@ def ok_receipts(url: str, run_id: str = RUN) -> dict[str, float]:
     return found
 
 
-@pytest.mark.parametrize("kill_at", list(KILL_WHEN))
-def test_kill_minus_nine_then_the_same_command_resumes(
-    local_store: str, prefect_api: str, tmp_path: Path, kill_at: str
-) -> None:
-    url = local_store
-    command = [GROVES, "run", "--local", "--data", url, "--run-id", RUN, *OPTIONS]
-    env = {
+def cli_env(prefect_api: str, home: Path) -> dict[str, str]:
+    return {
         **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_HOME": str(home),
         "PREFECT_API_URL": prefect_api,  # the test API: no server to start in the child
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "GROVES_N_JOBS": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    raw_dir: Path, prefect_api: str, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict]:
+    """The per-stock results of the same command never interrupted (own store, run id
+    ``clean``): run once, compared with both kill points (the run id enters no seed)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    url = str(folder / "store")
+    place_raw(url, raw_dir)
+    clean = [GROVES, "run", "--local", "--data", url, "--run-id", "clean", *OPTIONS]
+    env = cli_env(prefect_api, folder / "prefect-home")
+    done = subprocess.run(clean, env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return json.loads(done.stdout)["stocks"]
+
+
+@pytest.mark.parametrize("kill_at", list(KILL_WHEN))
+def test_kill_minus_nine_then_the_same_command_resumes(
+    local_store: str, prefect_api: str, tmp_path: Path, kill_at: str, uninterrupted: list[dict]
+) -> None:
+    url = local_store
+    command = [GROVES, "run", "--local", "--data", url, "--run-id", RUN, *OPTIONS]
+    env = cli_env(prefect_api, tmp_path / "prefect-home")
     log = (tmp_path / "first.log").open("wb")
     first = subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -103,9 +124,6 @@ def test_kill_minus_nine_then_the_same_command_resumes(
     assert sum(start > restart for start in final.values()) == unfinished
     assert {k: final[k] for k in at_kill} == at_kill
     assert [s["status"] for s in summary["stocks"]] == ["ok", "ok"]
-    # The same results as a run never interrupted (the run id does not enter any seed).
-    clean = [GROVES, "run", "--local", "--data", url, "--run-id", "clean", *OPTIONS]
-    uninterrupted = subprocess.run(clean, env=env, capture_output=True, timeout=600)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr.decode()[-3000:]
-    assert summary["stocks"] == json.loads(uninterrupted.stdout)["stocks"]
+    # The same results as a run never interrupted.
+    assert summary["stocks"] == uninterrupted
     print(f"kill/resume at {kill_at}: {len(at_kill)} ok receipts at the kill, {unfinished} after")
