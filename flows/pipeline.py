@@ -164,7 +164,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         summary["summaries"] = summaries  # e.g. the per-stock pipeline's metrics
     if cap is not None:  # Lambda: the cap found and where it came from (the CLI shows it)
         summary["inflight_cap"] = cap.describe()
-    summary["plots"] = report_plots(summary)
+    summary["plots"] = report_plots(summary) if config.plots else []
     store.put_json(runtime.layout.summary_key(), summary)
     publish_run_summary(summary, ui_progress)
     if len(failed) > config.tolerate:

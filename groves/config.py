@@ -92,6 +92,8 @@ class RunConfig(BaseModel):
     retry_delay_s: float = Field(2.0, ge=0)
     tolerate: int = Field(0, ge=0)
     refresh: bool = False
+    # Render the result and timing plots at the end (off: tables, report and summary only).
+    plots: bool = True
     # Where the run's files go: ``run`` (``runs/{run_id}/`` in the store) or ``seed`` (the
     # original's buckets: `lambda_functions.seed_buckets`; the store is then ignored).
     layout: Literal["run", "seed"] = "run"

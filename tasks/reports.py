@@ -106,7 +106,9 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     try:
         receipts = load_receipts(runtime.store, runtime.layout)
         report = timing_report.build_report(receipts, config.stages.names, workers=workers)
-        files = timing_report.write_report(runtime.store, runtime.layout, report)
+        files = timing_report.write_report(
+            runtime.store, runtime.layout, report, plots=config.plots
+        )
     except Exception as exc:  # a report must not fail a finished run
         get_run_logger().exception("timing report failed")
         return {"error": f"{type(exc).__name__}: {exc}"}

@@ -132,6 +132,13 @@ def run(
         int, typer.Option(help="Complete despite up to N failed or unusable stocks.")
     ] = 0,
     refresh: Annotated[bool, typer.Option(help="Recompute even finished invocations.")] = False,
+    plots: Annotated[
+        bool,
+        typer.Option(
+            help="Render the result and timing plots at the end of the run (about a second "
+            "a stock, in this process); --no-plots writes the tables, report and summary only."
+        ),
+    ] = True,
     max_in_flight: Annotated[
         int,
         typer.Option(
@@ -234,6 +241,7 @@ def run(
             run_id=run_id,
             tolerate=tolerate,
             refresh=refresh,
+            plots=plots,
             max_in_flight=max_in_flight,
             timeout_s=timeout,
             max_event_age_s=max_event_age,

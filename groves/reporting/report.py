@@ -179,45 +179,22 @@ def cost_csv(report: Mapping[str, Any]) -> str:
     return out.getvalue()
 
 
-def write_report(store: Storage, layout: RunLayout, report: Mapping[str, Any]) -> dict[str, str]:
-    """Save ``report.json``, ``cost.csv`` and the two PNGs in the run's ``timingmetrics/``.
+def write_report(
+    store: Storage, layout: RunLayout, report: Mapping[str, Any], plots: bool = True
+) -> dict[str, str]:
+    """Save ``report.json``, ``cost.csv`` and (``plots``) the two PNGs in the run's
+    ``timingmetrics/``.
 
     Returns:
-        What was written: ``{"report": key, "cost": key, "distributions": key, "timeline": key}``.
+        What was written: ``{"report": key, "cost": key}``, with plots also
+        ``"distributions"`` and ``"timeline"``.
     """
-    keys = {
-        "report": layout.report_key(REPORT_FILE),
-        "cost": layout.report_key(COST_FILE),
-        "distributions": layout.report_key(DISTRIBUTIONS_PNG),
-        "timeline": layout.report_key(TIMELINE_PNG),
-    }
-    store.put_bytes(keys["distributions"], figure_png(plot_distributions(report)))
-    store.put_bytes(keys["timeline"], figure_png(plot_timeline(report)))
+    keys = {"report": layout.report_key(REPORT_FILE), "cost": layout.report_key(COST_FILE)}
+    if plots:
+        keys["distributions"] = layout.report_key(DISTRIBUTIONS_PNG)
+        keys["timeline"] = layout.report_key(TIMELINE_PNG)
+        store.put_bytes(keys["distributions"], figure_png(plot_distributions(report)))
+        store.put_bytes(keys["timeline"], figure_png(plot_timeline(report)))
     store.put_text(keys["cost"], cost_csv(report))
     store.put_bytes(keys["report"], json.dumps({**report, "files": keys}, indent=1).encode())
     return keys
-
-
-def report_markdown(report: Mapping[str, Any], files: Mapping[str, str], base_url: str) -> str:
-    """A markdown summary linking the plots (for a Prefect markdown artifact)."""
-    total = report["total"]
-    cost = report["cost"]
-    ratio = cost["lambda_over_vm"]
-    base = base_url.rstrip("/")
-    lines = [
-        "# Timing report",
-        f"{report['receipts']} invocations, makespan {total['makespan_s']:.2f} s, busy "
-        f"{total['busy_s']:.2f} s, peak concurrency {total['peak_concurrency']}.",
-        "",
-        f"Lambda estimate ${cost['lambda']['total']['total_usd']:.6f} vs "
-        f"{cost['vm']['name']} ${cost['vm']['total_usd']:.6f}"
-        + (f" ({ratio:.2f}x)" if ratio else "")
-        + f" - prices: {cost['prices']['as_of']}.",
-        "",
-        f"- Distributions of compute and I/O time: [{files['distributions']}]"
-        f"({base}/{files['distributions']})",
-        f"- Invocation timeline: [{files['timeline']}]({base}/{files['timeline']})",
-        f"- Report: [{files['report']}]({base}/{files['report']}), cost table: "
-        f"[{files['cost']}]({base}/{files['cost']})",
-    ]
-    return "\n".join(lines)

@@ -22,6 +22,9 @@ SMALL = {
     "workers": 2,
     "retries": 2,
     "retry_delay_s": 0.2,
+    # Plots are about a quarter of a small run's CPU; the tests that look at them
+    # (test_report_plan, the per-stock pipeline's, the UI's) turn them on.
+    "plots": False,
 }
 
 

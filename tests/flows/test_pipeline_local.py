@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ import pytest
 
 from flows.pipeline import forecast_pipeline
 from groves.inputs import SAMPLE_BYTES, UnusableSeriesError
+from groves.reporting.gallery import TIMING_PLOTS
+from groves.reporting.html import render_html
+from groves.reporting.stored import load_report, load_summary
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
@@ -75,6 +79,18 @@ def test_full_pipeline_then_resume(local_store: str) -> None:
         assert [line.split(",")[0] for line in text.splitlines()[1:]] == [*GRID.names, "total"]
     saved = json.loads(store.get_text("runs/e2e/summary.json"))
     assert saved["stocks"] == json.loads(json.dumps(summary["stocks"]))
+    # Without plots (small_config): none rendered, the report written all the same.
+    assert summary["plots"] == [] and store.keys("runs/e2e/plots/") == []
+    assert sorted(summary["timing"]["report"]["files"]) == ["cost", "report"]
+    assert not [k for k in store.keys("runs/e2e/timingmetrics/") if k.endswith(".png")]
+    # ... and `groves report --html` renders every plot from the stored outputs.
+    page = render_html(store, load_summary(local_store, "e2e"), load_report(store, "e2e"))
+    alts = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page)
+    assert alts == [
+        "Test MSE / persistence per stock",
+        *(f"{stock} {kind}" for stock in ("RELIANCE", "TCS") for kind in ("forecast", "grid")),
+        *(title for title in TIMING_PLOTS.values()),
+    ]
 
     # A rerun of the same configuration executes nothing.
     again = forecast_pipeline(config)

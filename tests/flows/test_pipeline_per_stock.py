@@ -26,12 +26,20 @@ def per_stock(**changes: object) -> object:
 
 
 def test_per_stock_pipeline_local_then_resume(local_store: str) -> None:
-    config = per_stock(store=local_store, run_id="ps")
+    config = per_stock(store=local_store, run_id="ps", plots=True)
     summary = forecast_pipeline(config)
     assert summary["pipeline"] == "per-stock"
     assert summary["failed"] == {}
-    assert summary["executed"] == {"processing": 2, "modeling": 2, "predict": 2}
     store = open_storage(local_store)
+    names = [(p["name"], p["stock"]) for p in summary["plots"]]  # each one made
+    assert names == [
+        ("overview", None),
+        *((kind, stock) for stock in ("RELIANCE", "TCS") for kind in ("forecast", "grid")),
+        ("timeline", None),
+        ("distributions", None),
+    ]
+    assert all(store.get_bytes(p["png"]).startswith(b"\x89PNG") for p in summary["plots"])
+    assert summary["executed"] == {"processing": 2, "modeling": 2, "predict": 2}
     for row in summary["stocks"]:
         stock = row["stock"]
         base = f"runs/ps/stocks/{stock}/"

@@ -121,7 +121,7 @@ def run_flow(config: Any) -> tuple[Any, dict]:
 
 
 def test_local_run_report_and_self_projection(local_store: str, prefect_api: str) -> None:
-    flow_run_id, summary = run_flow(small_config(store=local_store, run_id="planned"))
+    flow_run_id, summary = run_flow(small_config(store=local_store, run_id="planned", plots=True))
     report = check_report(local_store, "planned", summary)
     check_artifacts(prefect_api, flow_run_id, summary)
     assert report["workers"] == 2
@@ -143,7 +143,7 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loca
 def test_lambda_path_report_and_self_projection(
     endpoint: LocalLambdaEndpoint, s3_store: str, prefect_api: str
 ) -> None:
-    config = small_config(store=s3_store, executor="lambda", run_id="lambda-planned")
+    config = small_config(store=s3_store, executor="lambda", run_id="lambda-planned", plots=True)
     flow_run_id, summary = run_flow(config)
     report = check_report(s3_store, "lambda-planned", summary)
     check_artifacts(prefect_api, flow_run_id, summary)  # presigned URLs on the moto server

@@ -261,8 +261,18 @@ def test_write_report_saves_json_csv_and_valid_pngs(tmp_path: Path) -> None:
     assert saved["total"] == report["total"]
     assert saved["files"] == files
     assert store.get_text(files["cost"]).startswith("item,invocations,")
-    markdown = timing_report.report_markdown(report, files, store.url)
-    assert f"({store.url}/runs/r/timingmetrics/timeline.png)" in markdown
+
+
+def test_write_report_without_plots_saves_the_report_and_cost_only(tmp_path: Path) -> None:
+    store = open_storage(tmp_path / "store")
+    report = timing_report.build_report(hand_run(), GRID.names, workers=2)
+    files = timing_report.write_report(store, RunLayout("r"), report, plots=False)
+    assert files == {
+        "report": "runs/r/timingmetrics/report.json",
+        "cost": "runs/r/timingmetrics/cost.csv",
+    }
+    assert store.keys() == sorted(files.values())
+    assert json.loads(store.get_text(files["report"]))["files"] == files
 
 
 def test_empty_run_gives_an_empty_report() -> None:
