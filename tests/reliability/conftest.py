@@ -199,6 +199,8 @@ class Reference:
     run_objects: dict[str, bytes]  # every object under runs/clean/
     raw: dict[str, bytes]
     logs: list[str] = field(default_factory=list)
+    api_records: list[str] = field(default_factory=list)
+    """What the Prefect API of the process that ran it recorded: flow-run parameters, logs."""
 
 
 @pytest.fixture(scope="session")
@@ -250,11 +252,30 @@ def _clean_run(endpoint: LocalLambdaEndpoint, s3_proxy: S3FaultProxy, bucket: st
         store = open_storage(bucket)
         run_objects = {k: store.get_bytes(k) for k in store.keys("runs/clean/")}
         raw = {k: store.get_bytes(k) for k in store.keys("raw/")}
+    records = prefect_api_records()
     assert summary["failed"] == {}
     assert summary["executed"] == PER_STAGE
     prefix = "runs/clean/stocks/"
     outputs = {k[len(prefix) :]: v for k, v in run_objects.items() if k.startswith(prefix)}
-    return Reference(summary, outputs, run_objects, raw, logs)
+    return Reference(summary, outputs, run_objects, raw, logs, records)
+
+
+def prefect_api_records() -> list[str]:
+    """Every flow run's parameters and every log line this process's Prefect API holds
+    (queued log lines sent first)."""
+    from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        records = [repr(run.parameters) for run in client.read_flow_runs()]
+        offset = 0
+        while True:
+            page = client.read_logs(offset=offset, limit=200)
+            records += [log.message for log in page]
+            if len(page) < 200:
+                return records
+            offset += 200
 
 
 @dataclass

@@ -31,6 +31,7 @@ from tests.reliability.conftest import (
     LOGS,
     STORE,
     Reference,
+    prefect_api_records,
     run_chain,
 )
 
@@ -58,21 +59,12 @@ def test_no_credential_reaches_a_receipt_an_object_or_a_log(
     # flow run of these tests so far (the fault runs log errors and stack traces) ...
     assert len(reference.logs) > 10
     assert [line for line in [*reference.logs, *LOGS] if leaks(line)] == []
-    # ... nor what the Prefect API recorded: flow-run parameters and every log line.
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs()
-        assert runs
-        assert [r.id for r in runs if leaks(repr(r.parameters))] == []
-        offset, lines = 0, []
-        while True:
-            page = client.read_logs(offset=offset, limit=200)
-            lines += [log.message for log in page]
-            if len(page) < 200:
-                break
-            offset += 200
-    assert [line for line in lines if leaks(line)] == []
+    # ... nor what the Prefect API recorded: flow-run parameters and every log line, in the
+    # process that made the reference (maybe another xdist worker) and in this one.
+    assert any("'run_id': 'clean'" in record for record in reference.api_records)
+    assert len(reference.api_records) > 10
+    here = prefect_api_records()
+    assert [record for record in [*reference.api_records, *here] if leaks(record)] == []
 
 
 # --------------------------------------------------------------------------- models
