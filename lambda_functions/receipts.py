@@ -10,7 +10,7 @@ a malformed one raises `ReceiptError` with what to do, never a ``KeyError`` late
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,7 +25,40 @@ waiting in Lambda's queue from one that is running."""
 existed (groves 0.1) have the same fields and count as version 1."""
 
 
-class Receipt(BaseModel):
+class Timed:
+    """Durations from an invocation's times: of a `Receipt`, and of the report's slim copy
+    (`groves.reporting.timings.InvocationTiming`)."""
+
+    __slots__ = ()
+    if TYPE_CHECKING:  # what the properties read (not fields of the pydantic model)
+        start: float
+        end: float
+        invoked_at: float
+        compute_ms: float
+        read_ms: float
+        write_ms: float
+
+    @property
+    def latency_s(self) -> float:
+        """From invoke to start (0 when the invoke time is unknown)."""
+        return self.start - self.invoked_at
+
+    @property
+    def duration_s(self) -> float:
+        """``end - start``, what Lambda bills (never negative)."""
+        return max(self.end - self.start, 0.0)
+
+    @property
+    def compute_s(self) -> float:
+        return self.compute_ms / 1000
+
+    @property
+    def io_s(self) -> float:
+        """Read plus write time, in seconds."""
+        return (self.read_ms + self.write_ms) / 1000
+
+
+class Receipt(Timed, BaseModel):
     """What one invocation did: its event, timings, sizes, outcome and result."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,25 +100,6 @@ class Receipt(BaseModel):
         sent = self.event.get("invoked_at")
         return min(float(sent), self.start) if sent is not None else self.start
 
-    @property
-    def latency_s(self) -> float:
-        """From invoke to start (0 when the invoke time is unknown)."""
-        return self.start - self.invoked_at
-
-    @property
-    def duration_s(self) -> float:
-        """``end - start``, what Lambda bills (never negative)."""
-        return max(self.end - self.start, 0.0)
-
-    @property
-    def compute_s(self) -> float:
-        return self.compute_ms / 1000
-
-    @property
-    def io_s(self) -> float:
-        """Read plus write time, in seconds."""
-        return (self.read_ms + self.write_ms) / 1000
-
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(), indent=1, sort_keys=True, default=_plain).encode()
 
@@ -106,6 +120,13 @@ def parse_receipt(data: bytes | str | dict[str, Any], where: str = "receipt") ->
     if isinstance(data, dict):
         raw = data
     else:
+        try:  # the common case, parsed and validated in one pass (pydantic-core)
+            receipt = Receipt.model_validate_json(data)
+        except ValidationError:
+            pass  # not JSON, another schema, a bad field: below, for the message
+        else:
+            if receipt.schema_version == SCHEMA_VERSION:
+                return receipt
         try:
             raw = json.loads(data)
         except ValueError as exc:

@@ -11,7 +11,7 @@ from prefect.runtime import task_run
 
 from groves.reporting import report as timing_report
 from groves.reporting.gallery import run_plots, write_result_plots
-from groves.reporting.stored import load_receipts
+from groves.reporting.stored import load_timings
 from groves.reporting.summary import artifact_key, summary_headline
 from groves.reporting.ui import run_cards
 from lambda_functions.layout import RunLayout
@@ -104,8 +104,8 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     workers = cap if config.executor == "lambda" else None
     workers = workers or getattr(runtime.executor, "workers", None)
     try:
-        receipts = load_receipts(runtime.store, runtime.layout)
-        report = timing_report.build_report(receipts, config.stages.names, workers=workers)
+        timings = load_timings(runtime.store, runtime.layout)
+        report = timing_report.build_report(timings, config.stages.names, workers=workers)
         files = timing_report.write_report(
             runtime.store, runtime.layout, report, plots=config.plots
         )

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_functions.receipts import Receipt
 from lambda_functions.stages import STAGES
+
+if TYPE_CHECKING:
+    from groves.reporting.timings import InvocationTiming
 
 PRICES_AS_OF = "AWS us-east-1, as of 2024 price list"
 LAMBDA_GB_SECOND_USD = 0.0000166667  # x86_64
@@ -42,27 +45,28 @@ def s3_requests(receipt: Receipt) -> tuple[int, int]:
     return puts + 1, gets + 1  # the receipt
 
 
-def billed_ms(receipt: Receipt) -> int:
+def billed_ms(receipt: Receipt | InvocationTiming) -> int:
     """Lambda's billed duration: ``end - start`` rounded up to `LAMBDA_BILLING_MS`."""
     ms = receipt.duration_s * 1000
     return math.ceil(round(ms, 6) / LAMBDA_BILLING_MS) * LAMBDA_BILLING_MS
 
 
-def memory_to_bill(receipt: Receipt, memory_mb: int | None) -> int:
+def memory_to_bill(receipt: Receipt | InvocationTiming, memory_mb: int | None) -> int:
     """The memory to bill: ``memory_mb`` if given, else the receipt's, else the seed's."""
     return int(memory_mb or receipt.memory_limit_mb or DEFAULT_MEMORY_MB)
 
 
-def lambda_cost(receipts: Sequence[Receipt], memory_mb: int | None = None) -> dict[str, Any]:
-    """Lambda compute, request and S3 request charges of some successful receipts."""
+def lambda_cost(
+    receipts: Sequence[InvocationTiming], memory_mb: int | None = None
+) -> dict[str, Any]:
+    """Lambda compute, request and S3 request charges of some successful invocations."""
     billed = [billed_ms(r) for r in receipts]
     gb_s = sum(
         memory_to_bill(r, memory_mb) / MB_PER_GB * ms / 1000
         for r, ms in zip(receipts, billed, strict=True)
     )
-    requests = [s3_requests(r) for r in receipts]
-    puts = sum(p for p, _ in requests)
-    gets = sum(g for _, g in requests)
+    puts = sum(r.s3_puts for r in receipts)
+    gets = sum(r.s3_gets for r in receipts)
     compute_usd = gb_s * LAMBDA_GB_SECOND_USD
     request_usd = len(receipts) * LAMBDA_REQUEST_USD
     s3_usd = puts * S3_PUT_USD + gets * S3_GET_USD
@@ -95,12 +99,12 @@ def vm_cost(sequential_s: float, vcpus: int = VM_VCPUS, hourly_usd: float = VM_H
 
 
 def cost_estimate(
-    receipts: Sequence[Receipt], stages: Sequence[str], memory_mb: int | None = None
+    receipts: Sequence[InvocationTiming], stages: Sequence[str], memory_mb: int | None = None
 ) -> dict[str, Any]:
     """Per-stage and total Lambda cost, the one-VM cost of the same work, and the prices.
 
     Args:
-        receipts: Successful receipts of ``stages``.
+        receipts: Successful invocations of ``stages``.
         stages: The pipeline's stage names.
         memory_mb: Lambda memory to bill at (default: each receipt's, else 3008 MB).
     """

@@ -14,6 +14,7 @@ from typing import Any
 from groves.reporting.cost import cost_estimate
 from groves.reporting.plots import figure_png, plot_distributions, plot_timeline
 from groves.reporting.stats import ok_receipts, stage_stats
+from groves.reporting.timings import InvocationTiming
 from lambda_functions.layout import RunLayout
 from lambda_functions.receipts import Receipt
 from lambda_functions.storage import Storage
@@ -25,7 +26,7 @@ TIMELINE_PNG = "timeline.png"
 
 
 def build_report(
-    receipts: Iterable[Receipt],
+    receipts: Iterable[Receipt | InvocationTiming],
     stages: Sequence[str],
     *,
     memory_mb: int | None = None,
@@ -34,7 +35,9 @@ def build_report(
     """Per-stage statistics, cost and the plots' data of a run, as one JSON-able dict.
 
     Args:
-        receipts: The run's receipts (failed attempts and other stages' are ignored).
+        receipts: The run's receipts, or their `InvocationTiming` (what
+            `groves.reporting.stored.load_timings` reads); failed attempts and other
+            stages' are ignored.
         stages: The pipeline's stage names, in order.
         memory_mb: Lambda memory to bill at (default: each receipt's, else 3008 MB).
         workers: The parallelism the run was given (local processes, or the Lambda
@@ -46,7 +49,7 @@ def build_report(
         seconds, and timeline rows ``[stage index, invoked, start, end]`` in seconds from
         ``t0``).
     """
-    everything = list(receipts)
+    everything = [InvocationTiming.of(r) for r in receipts]
     kept = ok_receipts(everything, stages)
     by_stage = {s: [r for r in kept if r.function == s] for s in stages}
     t0 = min((r.invoked_at for r in kept), default=0.0)

@@ -21,12 +21,15 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from groves.reporting.timings import InvocationTiming
 from lambda_functions.receipts import Receipt
 
+R = TypeVar("R", Receipt, InvocationTiming)
 
-def ok_receipts(receipts: Iterable[Receipt], stages: Sequence[str]) -> list[Receipt]:
+
+def ok_receipts(receipts: Iterable[R], stages: Sequence[str]) -> list[R]:
     """The successful receipts of ``stages``, in pipeline then start order."""
     order = {s: i for i, s in enumerate(stages)}
     kept = [r for r in receipts if r.ok and r.function in order]
@@ -99,7 +102,9 @@ class StageStats:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def stage_stats(receipts: Sequence[Receipt], workers: int | None = None) -> StageStats:
+def stage_stats(
+    receipts: Sequence[Receipt] | Sequence[InvocationTiming], workers: int | None = None
+) -> StageStats:
     """Makespan, busy time, efficiency, rate, cold starts and stragglers of some receipts.
 
     Args:

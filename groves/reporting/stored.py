@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
 
 from groves.reporting.report import REPORT_FILE, build_report, compact
+from groves.reporting.timings import InvocationTiming
 from lambda_functions.errors import GrovesError
 from lambda_functions.layout import RunLayout
 from lambda_functions.receipts import Receipt, parse_receipt
@@ -18,19 +20,32 @@ from lambda_functions.storage import Storage, open_storage
 from lambda_functions.timing import TABLES
 
 READ_THREADS = 16  # receipts are many small objects: read them concurrently (S3)
+READ_BATCH = 1024  # receipts read ahead at a time (their bytes are held until parsed)
 
 
 def load_receipts(store: Storage, layout: RunLayout) -> list[Receipt]:
     """Every receipt of a run, in key order."""
+    return list(iter_receipts(store, layout))
+
+
+def load_timings(store: Storage, layout: RunLayout) -> list[InvocationTiming]:
+    """What the timing report reads of every receipt of a run, in key order; each receipt
+    is reduced as it is read (see `groves.reporting.timings`)."""
+    return [InvocationTiming.of(receipt) for receipt in iter_receipts(store, layout)]
+
+
+def iter_receipts(store: Storage, layout: RunLayout) -> Iterator[Receipt]:
+    """A run's receipts one at a time, in key order (S3: read ahead concurrently)."""
     keys = [info.key for info in store.list(layout.receipts_prefix()) if info.key.endswith(".json")]
     if len(keys) < 64 or not store.url.startswith("s3://"):
-        blobs = [store.get_bytes(key) for key in keys]
-    else:
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            blobs = list(pool.map(store.get_bytes, keys))
-    return [
-        parse_receipt(data, f"{store.url}/{key}") for key, data in zip(keys, blobs, strict=True)
-    ]
+        for key in keys:
+            yield parse_receipt(store.get_bytes(key), f"{store.url}/{key}")
+        return
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        for first in range(0, len(keys), READ_BATCH):
+            batch = keys[first : first + READ_BATCH]
+            for key, data in zip(batch, pool.map(store.get_bytes, batch), strict=True):
+                yield parse_receipt(data, f"{store.url}/{key}")
 
 
 def load_config(store: Storage, run_id: str) -> dict[str, Any]:
@@ -56,7 +71,7 @@ def load_report(store: Storage, run_id: str) -> dict[str, Any]:
     workers = cap if config.get("executor") == "lambda" else None
     workers = workers or config.get("workers") or os.cpu_count()
     stages = pipeline(config.get("pipeline", DEFAULT_PIPELINE)).names
-    return build_report(load_receipts(store, layout), stages, workers=workers)
+    return build_report(load_timings(store, layout), stages, workers=workers)
 
 
 def latest_run(store_url: str) -> str:
