@@ -114,6 +114,11 @@ class Storage(ABC):
         return RangeFile(self, key, size)
 
 
+def _local_etag(stat: os.stat_result) -> str:
+    """A local file's stand-in for an ETag: it changes when the content is replaced."""
+    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
+
+
 class LocalStorage(Storage):
     """A folder on disk standing in for a bucket."""
 
@@ -129,8 +134,9 @@ class LocalStorage(Storage):
         return self.root / _check_key(key)
 
     def get_bytes(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
+        try:  # os.path, not pathlib: receipts are read by the ten thousand
+            with open(os.path.join(self.url, _check_key(key)), "rb") as handle:
+                return handle.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFoundError(key, self.url) from None
 
@@ -169,29 +175,32 @@ class LocalStorage(Storage):
             return None
         if not self._path(key).is_file():
             return None
-        return ObjectInfo(
-            key, stat.st_size, f"{stat.st_size:x}-{stat.st_mtime_ns:x}", stat.st_mtime
-        )
+        return ObjectInfo(key, stat.st_size, _local_etag(stat), stat.st_mtime)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        if not self.root.is_dir():
-            return
         # Walk only the folder the prefix points into, then filter by the full prefix.
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        if not base.is_dir():
+        base = os.path.join(self.url, prefix.rsplit("/", 1)[0]) if "/" in prefix else self.url
+        if not os.path.isdir(base):
             return
-        found = []
-        for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                if name.startswith(".") and name.endswith(".tmp"):
-                    continue  # an in-flight atomic write
-                rel = Path(dirpath, name).relative_to(self.root).as_posix()
-                if rel.startswith(prefix):
-                    found.append(rel)
-        for key in sorted(found):
-            info = self.head(key)
-            if info is not None:
-                yield info
+        skip = len(os.path.join(self.url, ""))  # the root and its separator
+        found: list[tuple[str, os.stat_result]] = []
+        folders = [base]
+        while folders:  # os.scandir: each file's stat comes with the listing
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                        continue
+                    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                        continue  # an in-flight atomic write
+                    key = entry.path[skip:].replace(os.sep, "/")
+                    if not key.startswith(prefix):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                        if entry.is_file():
+                            found.append((key, entry.stat()))
+        for key, stat in sorted(found, key=lambda item: item[0]):
+            yield ObjectInfo(key, stat.st_size, _local_etag(stat), stat.st_mtime)
 
     def delete_prefix(self, prefix: str) -> int:
         count = 0

@@ -42,21 +42,35 @@ def _phases(r: Receipt) -> tuple[float, float, float, float, float]:
 
 
 def partition_window(receipts: Sequence[Receipt]) -> tuple[float, float, float]:
-    """Split the receipts' joint window into (invocation, computation, io) seconds."""
+    """Split the receipts' joint window into (invocation, computation, io) seconds.
+
+    A sweep over the sorted phase boundaries: each phase adds one to a counter where it
+    begins and takes it away where it ends, and a running sum says, for every piece
+    between two boundaries, whether anything computes or does I/O there (n log n; a
+    990-stock run has 68,310 receipts)."""
     if not receipts:
         return 0.0, 0.0, 0.0
-    spans = [_phases(r) for r in receipts]
-    edges = np.asarray(sorted({t for s in spans for t in s}))
-    lefts = edges[:-1]
-    compute = np.zeros(len(lefts), dtype=bool)
-    io = np.zeros(len(lefts), dtype=bool)
-    for _invoked, start, read_end, compute_end, end in spans:
-        compute |= (lefts >= read_end) & (lefts < compute_end)
-        io |= ((lefts >= start) & (lefts < read_end)) | ((lefts >= compute_end) & (lefts < end))
+    spans = np.asarray([_phases(r) for r in receipts], dtype=float)
+    edges = np.unique(spans)
+    at = np.searchsorted(edges, spans)  # each time's boundary index (exact: all are edges)
+    _invoked, start, read_end, compute_end, end = at.T
+    compute = _covered(len(edges), [(read_end, compute_end)])
+    io = _covered(len(edges), [(start, read_end), (compute_end, end)])
     widths = np.diff(edges)
     c = float(widths[compute].sum())
     i = float(widths[io & ~compute].sum())
     return float(widths.sum()) - c - i, c, i
+
+
+def _covered(boundaries: int, phases: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """For each of the ``boundaries - 1`` pieces: is it inside any ``[begin, end)`` phase
+    (given as boundary indexes; empty or reversed phases count for nothing)?"""
+    running = np.zeros(boundaries + 1, dtype=np.int64)
+    for begins, ends in phases:
+        real = ends > begins
+        running += np.bincount(begins[real], minlength=boundaries + 1)
+        running -= np.bincount(ends[real], minlength=boundaries + 1)
+    return np.cumsum(running)[: boundaries - 1] > 0
 
 
 def _dispatch_span(rs: Sequence[Receipt]) -> float:

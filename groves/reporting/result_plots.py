@@ -17,6 +17,8 @@ THIN_POINTS = 4000  # longer whole-period lines are drawn as their min-max envel
 MAX_TICKS = 10
 ACTUAL, PREDICTED, PERSISTENCE = "black", "tab:blue", "tab:orange"
 BETTER, WORSE = "tab:green", "tab:red"
+OVERVIEW_MAX_BARS = 60  # a bar per stock up to this many (a 100-stock chart is ~35 inches)
+OVERVIEW_EACH_END = 25  # past it: the best and the worst this many
 
 
 def _time_ticks(ax: Any, index: pd.Index, start: int = 0) -> None:
@@ -207,20 +209,28 @@ def plot_grid(
 
 def plot_overview(ratios: Sequence[tuple[str, float]]) -> Any:
     """Test MSE / persistence MSE per stock, best on top: a bar from 1.0 to each ratio
-    (left of the line: the model beats persistence), each labelled with its value.
+    (left of the line: the model beats persistence), each labelled with its value. Past
+    `OVERVIEW_MAX_BARS` stocks only the `OVERVIEW_EACH_END` best and worst get a bar, with
+    a row between them saying how many are left out (the title counts them all).
 
     Returns:
-        A matplotlib ``Figure`` with one axes: one bar per stock (a `BarContainer`) and the
-        vertical line at 1.0.
+        A matplotlib ``Figure`` with one axes: one bar per stock shown (a `BarContainer`)
+        and the vertical line at 1.0.
     """
     from matplotlib.figure import Figure
 
     ordered = sorted(ratios, key=lambda item: (item[1], item[0]))
-    names = [plain_text(name) for name, _ in ordered]
-    values = np.asarray([value for _, value in ordered], dtype=float)
-    fig = Figure(figsize=(9, 1.6 + 0.32 * max(len(ordered), 1)), layout="constrained")
+    left_out = len(ordered) - 2 * OVERVIEW_EACH_END if len(ordered) > OVERVIEW_MAX_BARS else 0
+    shown = ordered[:OVERVIEW_EACH_END] + ordered[-OVERVIEW_EACH_END:] if left_out else ordered
+    names = [plain_text(name) for name, _ in shown]
+    values = np.asarray([value for _, value in shown], dtype=float)
+    rows = len(shown) + (1 if left_out else 0)
+    fig = Figure(figsize=(9, 1.6 + 0.32 * max(rows, 1)), layout="constrained")
     ax = fig.subplots()
-    y = np.arange(len(ordered))
+    y = np.arange(len(shown))
+    if left_out:  # the worst go below the row that stands for the ones left out
+        y[OVERVIEW_EACH_END:] += 1
+        names.insert(OVERVIEW_EACH_END, f"({left_out} more)")
     colors = [BETTER if v < 1 else WORSE for v in values]
     ax.barh(y, values - 1.0, left=1.0, color=colors, height=0.6)
     ax.axvline(1.0, color="black", linewidth=1.2)
@@ -229,10 +239,13 @@ def plot_overview(ratios: Sequence[tuple[str, float]]) -> Any:
     for yi, value in zip(y, values, strict=True):
         ax.text(value + (span * 0.03 if value >= 1 else -span * 0.03), yi, f"{value:.3f}",
                 va="center", ha="left" if value >= 1 else "right", fontsize="small")  # fmt: skip
-    ax.set_yticks(y, names)
-    ax.set_ylim(len(ordered) - 0.5, -0.5)
+    ax.set_yticks(np.arange(rows), names)
+    ax.set_ylim(rows - 0.5, -0.5)
     ax.set_xlabel("test MSE / persistence MSE (left of 1.0: better than persistence)")
     ax.grid(axis="x", alpha=0.3)
-    beats = int(np.sum(values < 1))
-    ax.set_title(f"{beats} of {len(ordered)} stock(s) beat the persistence forecast on test")
+    beats = sum(1 for _, value in ordered if value < 1)
+    title = f"{beats} of {len(ordered)} stock(s) beat the persistence forecast on test"
+    if left_out:
+        title += f"\n(the {OVERVIEW_EACH_END} best and {OVERVIEW_EACH_END} worst shown)"
+    ax.set_title(title)
     return fig

@@ -99,6 +99,25 @@ def test_overview_sorts_stocks_and_draws_bars_from_one() -> None:
     assert ax.get_title() == "2 of 3 stock(s) beat the persistence forecast on test"
 
 
+def test_overview_of_many_stocks_shows_the_best_and_worst_and_counts_all() -> None:
+    ratios = [(f"S{n:03d}", 0.5 + n / 100) for n in range(200)]  # S000 best ... S199 worst
+    fig = plot_overview(ratios[::-1])
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    shown = [f"S{n:03d}" for n in range(25)] + [f"S{n:03d}" for n in range(175, 200)]
+    assert labels == [*shown[:25], "(150 more)", *shown[25:]]
+    bars = ax.patches
+    assert len(bars) == 50
+    assert [round(b.get_width(), 6) for b in bars][:2] == [-0.5, -0.49]
+    assert round(bars[-1].get_width(), 6) == round(0.5 + 199 / 100 - 1, 6)
+    assert [b.get_y() + b.get_height() / 2 for b in bars][24:26] == [24, 26]  # row 25: the gap
+    assert ax.get_title() == (
+        "50 of 200 stock(s) beat the persistence forecast on test\n(the 25 best and 25 worst shown)"
+    )
+    assert fig.get_size_inches()[1] < 20  # not ~65 inches tall
+    assert figure_png(fig).startswith(PNG_SIGNATURE)
+
+
 def place_outputs(url: str, stock: str, fmt: str = "parquet") -> Forecast:
     """A stock's processed test split, two final groves' predictions and two grid cells."""
     store = open_storage(url)
