@@ -59,6 +59,15 @@ def _row(label: str, value: float | None, goal: str, met: bool | None, note: str
     return f"| {label} | {shown} | {goal} | {verdict} | {note} |"
 
 
+def measured_when(results: dict[str, dict[str, Any] | None]) -> str:
+    """When each shown benchmark ran, if not all on one day (a run with ``--only`` keeps
+    the others' stored results)."""
+    dates = {label: (r.get("measured_at") or "undated")[:10] for label, r in results.items() if r}
+    if len(set(dates.values())) <= 1:
+        return ""
+    return "Measured: " + ", ".join(f"({label}) {day}" for label, day in dates.items()) + ". "
+
+
 def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
     """The markdown of ``docs/benchmarks.md`` from the results in ``out``."""
     p, c = _load(out, "pipeline"), _load(out, "orchestration")
@@ -192,6 +201,7 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
             "`bench/results/*.json`: benchmarks measured on different days, each JSON "
             "file records its machine and its load at start. "
         )
+        + measured_when({"a, b": p, "c": c, "d": d, "e": e, "f": f, "g": g})
         + "Every "
         "figure is a ratio or a rate measured within one run: the machines are shared and "
         "noisy, so absolute times alone prove nothing. Every benchmark process (and its "

@@ -97,7 +97,8 @@ def machine() -> dict[str, Any]:
 
 
 def write_result(name: str, result: dict[str, Any], out: Path = RESULTS) -> Path:
-    """Write ``{out}/{name}.json``."""
+    """Write ``{out}/{name}.json``, dated (``measured_at``, UTC)."""
+    result = {**result, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")

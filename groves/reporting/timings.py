@@ -40,19 +40,12 @@ class InvocationTiming(Timed):
         if isinstance(receipt, InvocationTiming):
             return receipt
         puts, gets = s3_requests(receipt)
-        return cls(
-            function=sys.intern(receipt.function),
-            ok=receipt.ok,
-            invoked_at=receipt.invoked_at,
-            start=receipt.start,
-            end=receipt.end,
-            compute_ms=receipt.compute_ms,
-            read_ms=receipt.read_ms,
-            write_ms=receipt.write_ms,
-            cold_start=receipt.cold_start,
-            bytes_read=receipt.bytes_read,
-            bytes_written=receipt.bytes_written,
-            memory_limit_mb=receipt.memory_limit_mb,
-            s3_puts=puts,
-            s3_gets=gets,
-        )
+        copied = {name: getattr(receipt, name) for name in _COPIED}
+        return cls(function=sys.intern(receipt.function), s3_puts=puts, s3_gets=gets, **copied)
+
+
+_COPIED = tuple(
+    name
+    for name in InvocationTiming.__dataclass_fields__
+    if name not in ("function", "s3_puts", "s3_gets")
+)
