@@ -115,6 +115,17 @@ def process_cpu_s(pid: int | str = "self") -> float:
         return 0.0
 
 
+def reaped_children_cpu_s(pid: int | str) -> float:
+    """User + system CPU seconds of a process's children that it has waited for (Linux
+    ``/proc``: cutime + cstime), 0.0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def prefect_server_pid() -> int | None:
     """The pid of the Prefect API server started by `prefect_api`, if known."""
     try:
@@ -125,3 +136,13 @@ def prefect_server_pid() -> int | None:
         return int(process.pid) if process is not None else None
     except Exception:
         return None
+
+
+def minimal_raw(rows: int = 1100) -> str:
+    """A raw file the up-front input check accepts (enough rows for lags and the split)."""
+    start = 1_422_848_700  # 2015-02-02 09:15 IST, as epoch seconds
+    lines = ["date,TYPPRICE"]
+    for n in range(rows):
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + 19_800 + 60 * n))
+        lines.append(f"{stamp}+05:30,{100 + (n % 7) * 0.25:.2f}")
+    return "\n".join(lines) + "\n"

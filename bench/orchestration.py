@@ -22,6 +22,7 @@ from unittest import mock
 
 from bench.common import (
     machine,
+    minimal_raw,
     peak_rss_mib,
     prefect_api,
     prefect_server_pid,
@@ -155,8 +156,9 @@ def run(stocks: int, workdir: Path) -> dict[str, Any]:
     store_url = str(workdir / "store")
     store = open_storage(store_url)
     names = symbol_names(stocks)
-    for name in names:  # never read: processing is a no-op here
-        store.put_text(f"raw/{name}_minute_data_with_indicators.csv", "date,TYPPRICE\n")
+    raw = minimal_raw()
+    for name in names:  # passes the up-front input check; never read by the no-op workers
+        store.put_text(f"raw/{name}_minute_data_with_indicators.csv", raw)
     config = RunConfig(store=store_url, stocks=tuple(names), run_id="orchestration", workers=1)
     per_stock = 1 + 27 + 9 + 1 + 30 + 1
     executors: list[NoopExecutor] = []

@@ -36,6 +36,7 @@ from bench.common import (
     prefect_server_pid,
     process_cpu_s,
     quiet_prefect,
+    reaped_children_cpu_s,
     write_result,
 )
 
@@ -113,6 +114,30 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _workers_cpu_s() -> float:
+    """CPU seconds of the local executor's worker processes so far: they are children of
+    multiprocessing's forkserver (`groves.worker_processes`), which imports the handlers
+    once and reaps each worker, so its own CPU and its reaped children's count."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None:
+        return _children_cpu_s()
+    return _children_cpu_s() + process_cpu_s(pid) + reaped_children_cpu_s(pid)
+
+
+def _settled_workers_cpu_s(limit_s: float = 2.0) -> float:
+    """`_workers_cpu_s` once the forkserver has reaped the workers that just exited."""
+    last, deadline = _workers_cpu_s(), time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = _workers_cpu_s()
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def _idle_gaps(report_json: Path, epoch: float, wall: float) -> dict[str, float]:
     """Where the wall time went besides invocations: before the first invoke, after the
     last end, and in between with no invocation running (from the saved report)."""
@@ -166,11 +191,12 @@ def run(size: str, workdir: Path) -> dict[str, Any]:
     with prefect_api(), mock.patch.object(pipeline, "make_executor", make):
         server = prefect_server_pid()
         server_cpu = process_cpu_s(server) if server else 0.0
-        own_cpu, workers_cpu = process_cpu_s(), _children_cpu_s()
+        own_cpu, workers_cpu = process_cpu_s(), _workers_cpu_s()
         started, epoch = time.perf_counter(), time.time()
         summary = pipeline.forecast_pipeline(config)  # its worker processes end with it
         wall = time.perf_counter() - started
-        own_cpu, workers_cpu = process_cpu_s() - own_cpu, _children_cpu_s() - workers_cpu
+        own_cpu = process_cpu_s() - own_cpu
+        workers_cpu = _settled_workers_cpu_s() - workers_cpu
         server_cpu = process_cpu_s(server) - server_cpu if server else None
     executor = executors[0]
     report = summary["timing"]["report"]

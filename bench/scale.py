@@ -38,6 +38,7 @@ from unittest import mock
 
 from bench.common import (
     machine,
+    minimal_raw,
     peak_rss_mib,
     prefect_api,
     prefect_server_pid,
@@ -189,16 +190,6 @@ def _await_recorded(flow_run_id: Any, tasks: int, limit_s: float = 60.0) -> None
             if time.monotonic() > give_up:
                 return
             time.sleep(0.5)
-
-
-def minimal_raw(rows: int = 1100) -> str:
-    """A raw file the up-front input check accepts (enough rows for lags and the split)."""
-    start = 1_422_848_700  # 2015-02-02 09:15 IST, as epoch seconds
-    lines = ["date,TYPPRICE"]
-    for n in range(rows):
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + 19_800 + 60 * n))
-        lines.append(f"{stamp}+05:30,{100 + (n % 7) * 0.25:.2f}")
-    return "\n".join(lines) + "\n"
 
 
 def run_one(stocks: int, kind: str, address: str | None, workdir: Path) -> dict[str, Any]:
