@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +111,28 @@ def test_full_pipeline_then_resume(local_store: str) -> None:
     assert resumed["stocks"] == summary["stocks"]  # identical results, bit for bit
 
 
-def _task_states(flow_run_id: Any, suffix: str) -> dict[str, str]:
-    """Task run name -> state name, for the flow run's tasks whose name ends in ``suffix``."""
+def _task_states(flow_run_id: Any, suffix: str, settle_s: float = 30.0) -> dict[str, str]:
+    """Task run name -> state name, for the flow run's tasks whose name ends in ``suffix``,
+    once the server holds every stage's task run and every one's final state: task runs
+    reach it as events, which it writes in batches, so a read just after the flow returns
+    may find one missing or not yet final."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
 
+    EventsWorker.drain_all(timeout=settle_s)
+    give_up = time.monotonic() + settle_s
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    return {run.name: run.state.name for run in runs if run.name.endswith(suffix)}
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            names = {run.name for run in runs}
+            settled = all(run.state is not None and run.state.is_final() for run in runs)
+            settled = settled and {f"{stage}{suffix}" for stage in GRID.names} <= names
+            if settled or time.monotonic() > give_up:
+                return {run.name: run.state.name for run in runs if run.name.endswith(suffix)}
+            time.sleep(0.1)
 
 
 def test_changed_input_is_recomputed_even_with_a_warm_cache(local_store: str) -> None:
