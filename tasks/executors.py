@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
@@ -68,11 +69,18 @@ class LocalExecutor:
             initializer=adopt_parent,
             initargs=({"GROVES_N_JOBS": "1", **os.environ}, list(sys.path)),
         )
+        self._queue_order = threading.Lock()
 
     def submit(self, function: str, event: dict[str, Any]) -> Future[Any]:
         if function not in FUNCTIONS:
             raise GrovesError(f"unknown worker function {function!r}; expected one of {FUNCTIONS}")
-        return self._pool.submit(_run_handler, function, event)
+        # Stage tasks submit from many threads and the pool runs invocations in the order
+        # it got them, so ``invoked_at`` is stamped here, in that order: the timing report
+        # and the planner (which replays the run first come, first served) read it so.
+        with self._queue_order:
+            if "invoked_at" in event:
+                event = {**event, "invoked_at": time.time()}
+            return self._pool.submit(_run_handler, function, event)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
