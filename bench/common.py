@@ -107,21 +107,23 @@ def write_result(name: str, result: dict[str, Any], out: Path = RESULTS) -> Path
 
 def process_cpu_s(pid: int | str = "self") -> float:
     """User + system CPU seconds of a process so far (Linux ``/proc``), 0.0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    return _stat_cpu_s(pid, 11)
 
 
 def reaped_children_cpu_s(pid: int | str) -> float:
     """User + system CPU seconds of a process's children that it has waited for (Linux
     ``/proc``: cutime + cstime), 0.0 if unknown."""
+    return _stat_cpu_s(pid, 13)
+
+
+def _stat_cpu_s(pid: int | str, user_field: int) -> float:
+    """Fields ``user_field`` and the next (user, system) of ``/proc/{pid}/stat`` after the
+    command name, in seconds."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[user_field]) + int(fields[user_field + 1])
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 
