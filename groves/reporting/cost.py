@@ -45,13 +45,13 @@ def s3_requests(receipt: Receipt) -> tuple[int, int]:
     return puts + 1, gets + 1  # the receipt
 
 
-def billed_ms(receipt: Receipt | InvocationTiming) -> int:
+def billed_ms(receipt: InvocationTiming) -> int:
     """Lambda's billed duration: ``end - start`` rounded up to `LAMBDA_BILLING_MS`."""
     ms = receipt.duration_s * 1000
     return math.ceil(round(ms, 6) / LAMBDA_BILLING_MS) * LAMBDA_BILLING_MS
 
 
-def memory_to_bill(receipt: Receipt | InvocationTiming, memory_mb: int | None) -> int:
+def memory_to_bill(receipt: InvocationTiming, memory_mb: int | None) -> int:
     """The memory to bill: ``memory_mb`` if given, else the receipt's, else the seed's."""
     return int(memory_mb or receipt.memory_limit_mb or DEFAULT_MEMORY_MB)
 

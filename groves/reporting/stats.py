@@ -102,9 +102,7 @@ class StageStats:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def stage_stats(
-    receipts: Sequence[Receipt] | Sequence[InvocationTiming], workers: int | None = None
-) -> StageStats:
+def stage_stats(receipts: Sequence[InvocationTiming], workers: int | None = None) -> StageStats:
     """Makespan, busy time, efficiency, rate, cold starts and stragglers of some receipts.
 
     Args:
