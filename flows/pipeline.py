@@ -21,10 +21,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from groves.config import RunConfig
 from groves.inputs import InputCheck, UnusableSeriesError, check_series
-from groves.reporting.summary import summarize_run
+from groves.reporting.plot_pool import StockPlotPool, pool_size
+from groves.reporting.summary import stock_row, summarize_run
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
-from tasks.executors import Executor, make_executor
+from tasks.executors import Executor, make_executor, start_local_workers
 from tasks.invocations import plan_stage
 from tasks.lambda_limits import run_cap
 from tasks.progress import StageProgressArtifacts
@@ -96,6 +97,8 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     config = RunConfig.model_validate({**(config or RunConfig()).model_dump(), **overrides})
     if config.seed_buckets is not None:  # the run's own files: groves/ in the main bucket
         config = config.model_copy(update={"store": config.store_url})
+    if config.executor == "local":  # the workers' imports go on while the inputs are checked
+        start_local_workers()
     store, check = check_run_inputs(config)
     inputs, rejected = check.series, dict(check.problems)
     run_id = config.resolved_run_id
@@ -135,6 +138,15 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     started = time.time()
     summaries: dict[str, Any] = {}
     stocks = [*inputs, *(name for name in rejected if name not in inputs)]
+    # Each stock's plots are drawn by other processes as soon as its stages are done.
+    plot_pool = (
+        StockPlotPool(config.store, run_id, pool_size(config.executor)) if config.plots else None
+    )
+
+    def stock_done(stock: str, results: dict[str, dict[str, Any]]) -> None:
+        if plot_pool is not None:
+            plot_pool.stock_done(stock_row(config.stages, stock, results))
+
     try:  # whatever fails, the executor and the progress thread are closed
         with registered(runtime):
             store.put_json(
@@ -146,7 +158,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
                     "inflight_cap": runtime.inflight_cap,  # Lambda: the cap it found
                 },
             )
-            chains = drive_stocks(config, inputs)
+            chains = drive_stocks(config, inputs, stock_done)
             stage_results, failed = collect(config, chains)
             failed.update({name: f"input: {problem}" for name, problem in rejected.items()})
             if config.seed_buckets is not None and isinstance(executor, InvokeClock):
@@ -155,6 +167,10 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             timing["report"] = report_analysis(run_id)
             if config.stages.summaries and stage_results:
                 summaries = report_summaries(run_id, list(stage_results))
+    except BaseException:
+        if plot_pool is not None:
+            plot_pool.close()
+        raise
     finally:
         executor.close()
         ui_progress.close()
@@ -164,7 +180,13 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         summary["summaries"] = summaries  # e.g. the per-stock pipeline's metrics
     if cap is not None:  # Lambda: the cap found and where it came from (the CLI shows it)
         summary["inflight_cap"] = cap.describe()
-    summary["plots"] = report_plots(summary) if config.plots else []
+    if plot_pool is not None:
+        try:
+            summary["plots"] = report_plots(summary, plot_pool.drawn())
+        finally:
+            plot_pool.close()
+    else:
+        summary["plots"] = []
     store.put_json(runtime.layout.summary_key(), summary)
     publish_run_summary(summary, ui_progress)
     if len(failed) > config.tolerate:
@@ -195,9 +217,15 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     return not getattr(state.data, "permanent", False)
 
 
-def drive_stocks(config: RunConfig, inputs: dict[str, str]) -> dict[str, list[PrefectFuture[Any]]]:
+def drive_stocks(
+    config: RunConfig,
+    inputs: dict[str, str],
+    stock_done: Callable[[str, dict[str, dict[str, Any]]], None] | None = None,
+) -> dict[str, list[PrefectFuture[Any]]]:
     """Move every stock through the stages on its own: submit a stock's next stage as soon
     as its previous one completes, and stop a stock's chain at its first failure.
+    ``stock_done(stock, results by stage)`` hears of each stock whose every stage completed
+    (a failure there is logged: it must not stop the run).
 
     Completions arrive through the futures' done-callbacks, so the driver sleeps until a
     stage ends and never asks the Prefect API for a state."""
@@ -227,6 +255,13 @@ def drive_stocks(config: RunConfig, inputs: dict[str, str]) -> dict[str, list[Pr
             current.wait()  # done already: this records its final state on the future
         if current.state.is_completed() and len(chains[stock]) < len(names):
             submit(stock)
-        else:
-            active -= 1
+            continue
+        active -= 1
+        if stock_done is not None and current.state.is_completed():
+            try:
+                stock_done(
+                    stock, {s: f.result() for s, f in zip(names, chains[stock], strict=True)}
+                )
+            except Exception:
+                get_run_logger().exception("after %s's last stage", stock)
     return chains

@@ -26,18 +26,24 @@ MAIN_ENV = "GROVES_FORKSERVER_MAIN"
 """The parent's main script, for the forkserver to import (set before it starts)."""
 
 
+_PRELOAD: list[str] = ["groves._forkserver_main"]
+
+
 def worker_context(preload: Sequence[str] = ()) -> BaseContext:
     """A multiprocessing context whose processes start with ``preload`` already imported.
 
-    ``preload`` only counts if the forkserver is not running yet: the first pool decides
-    what every later one inherits (what it lacks, a worker imports itself)."""
+    The forkserver is one per process and starts with the first pool's first process, so
+    preloads add up: a pool made after another (the run's plot pool after its workers')
+    keeps what the first asked for. Once the server runs, what it lacks, a new process
+    imports itself."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     main_path = spawn.get_preparation_data("groves").get("init_main_from_path")
     if main_path:
         os.environ[MAIN_ENV] = main_path
+    _PRELOAD.extend(name for name in preload if name not in _PRELOAD)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["groves._forkserver_main", *preload])
+    context.set_forkserver_preload(list(_PRELOAD))
     return context
 
 
@@ -47,3 +53,15 @@ def adopt_parent(environ: Mapping[str, str], sys_path: Sequence[str] = ()) -> No
     os.environ.clear()
     os.environ.update(environ)
     sys.path[:0] = [entry for entry in sys_path if entry not in sys.path]
+
+
+def start_server(preload: Sequence[str] = ()) -> None:
+    """Start the forkserver now, if it is not running, with ``preload`` (it imports them in
+    its own process: for the workers, pandas, scikit-learn and the handlers, about 1.5 s).
+    Called as soon as a run is known to need local processes, so that its first ones do
+    not wait for those imports; returns at once."""
+    context = worker_context(preload)
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from groves.worker_processes import adopt_parent, worker_context
+from groves.worker_processes import adopt_parent, start_server, worker_context
 from lambda_functions.errors import GrovesError
 from lambda_functions.stages import FUNCTIONS
 from tasks.throttle import AimdLimiter
@@ -49,6 +49,12 @@ class Executor(Protocol):
 
 
 _PRELOAD = ("tasks.executors", *(f"lambda_functions.{name}" for name in FUNCTIONS))
+
+
+def start_local_workers() -> None:
+    """Have the local executor's worker processes' imports start now, beside what a run
+    does before its first invocation (`groves.worker_processes.start_server`)."""
+    start_server(_PRELOAD)
 
 
 def _run_handler(function: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -116,13 +116,16 @@ def report_analysis(run_id: str) -> dict[str, Any]:
 
 
 @task(name="report-plots", task_run_name="report-plots", retries=1, retry_delay_seconds=2)
-def report_plots(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def report_plots(
+    summary: dict[str, Any], drawn: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
     """Render the result plots (overview, per stock forecast and grid search) into the
-    run's ``plots/`` folder; return every plot of the run in display order (with the
-    timing report's), for ``summary.json``."""
+    run's ``plots/`` folder, but for the stocks already ``drawn`` (their entries, from
+    `groves.reporting.plot_pool`); return every plot of the run in display order (with
+    the timing report's), for ``summary.json``."""
     store = open_storage(summary["store"])
     layout = RunLayout(summary["run_id"])
-    made = write_result_plots(store, layout, summary)
+    made = write_result_plots(store, layout, summary, drawn)
     return run_plots(made, summary["timing"].get("report"))
 
 

@@ -323,6 +323,10 @@ def run_with_progress(config: Any) -> dict[str, Any]:
             progress.update(bars[stage], completed=done, total=total)
 
     pipeline.PROGRESS_LISTENERS.append(on_progress)
+    if config.executor == "local":  # the workers' imports go on while Prefect starts
+        from tasks.executors import start_local_workers
+
+        start_local_workers()
     try:
         with progress:
             return pipeline.forecast_pipeline(config)

@@ -44,30 +44,31 @@ def _save(
     return {"png": png_key, "svg": svg_key}
 
 
-def write_result_plots(
-    store: Storage, layout: RunLayout, summary: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Render the overview and every completed stock's forecast and grid plots into the
-    run's ``plots/`` folder; return their entries (a stock without such outputs gets none).
+Entry = dict[str, Any]
 
-    A plot that fails is logged and listed with its ``error``; the others are still made.
-    """
-    entries: list[dict[str, Any]] = []
 
-    def attempt(name: str, stock: str | None, make: Callable[[], dict[str, Any] | None]) -> None:
-        try:
-            entry = make()
-        except Exception as exc:  # one bad plot must not cost the others
-            logger.exception("plot %s of %s failed", name, stock or "the run")
-            entries.append({"name": name, "stock": stock, "error": f"{type(exc).__name__}: {exc}"})
-            return
-        if entry is not None:
-            entries.append({"name": name, "stock": stock, **entry})
+def _attempt(
+    entries: list[Entry], name: str, stock: str | None, make: Callable[[], Entry | None]
+) -> None:
+    """Add the entry ``make`` returns (none if it returns None); if it fails, log it and add
+    an entry with its ``error`` instead: one bad plot must not cost the others."""
+    try:
+        entry = make()
+    except Exception as exc:
+        logger.exception("plot %s of %s failed", name, stock or "the run")
+        entries.append({"name": name, "stock": stock, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    if entry is not None:
+        entries.append({"name": name, "stock": stock, **entry})
 
-    stocks = _ok_stocks(summary)
+
+def write_overview(
+    store: Storage, layout: RunLayout, stocks: Sequence[Mapping[str, Any]]
+) -> list[Entry]:
+    """Render the overview of every completed stock's test ratio (none if no stock has one)."""
     ratios = [(s["stock"], s["test_ratio"]) for s in stocks if s.get("test_ratio") is not None]
 
-    def overview() -> dict[str, Any] | None:
+    def overview() -> Entry | None:
         if not ratios:
             return None
         beats = sum(1 for _, r in ratios if r < 1)
@@ -77,38 +78,68 @@ def write_result_plots(
             **_save(store, layout, "overview", None, plot_overview(ratios), svg=True),
         }
 
-    attempt("overview", None, overview)
+    entries: list[Entry] = []
+    _attempt(entries, "overview", None, overview)
+    return entries
+
+
+def write_stock_plots(store: Storage, layout: RunLayout, row: Mapping[str, Any]) -> list[Entry]:
+    """Render a completed stock's forecast and grid-search plots (``row``: its entry in the
+    summary, `groves.reporting.summary.stock_row`); a plot whose outputs the stock's
+    pipeline does not make is left out."""
+    stock = row["stock"]
+
+    def forecast() -> Entry | None:
+        data = load_forecast(store, layout, stock)
+        if data is None:
+            return None
+        ratio = f" = {data.ratio:.3f} x persistence" if data.ratio is not None else ""
+        return {
+            "title": f"{stock}: test-period forecast",
+            "caption": f"{stock}: actual vs predicted vs persistence over "
+            f"{len(data.actual)} test minutes; MSE {data.mse:.4g}{ratio}",
+            **_save(store, layout, "forecast", stock, plot_forecast(data), svg=False),
+        }
+
+    def grid() -> Entry | None:
+        data = load_grid(store, layout, stock)
+        if data is None:
+            return None
+        chosen = (row.get("best_feat"), row.get("best_samp"))
+        chosen = chosen if None not in chosen else data.best
+        fig = plot_grid(data, row.get("validation_persistence_mse"), chosen)  # type: ignore[arg-type]
+        return {
+            "title": f"{stock}: grid search",
+            "caption": f"{stock}: validation MSE of {len(data.table)} grid cell(s); "
+            f"chosen (max_features, min_samples_split) = {tuple(chosen)}",
+            **_save(store, layout, "grid", stock, fig, svg=True),
+        }
+
+    entries: list[Entry] = []
+    _attempt(entries, "forecast", stock, forecast)
+    _attempt(entries, "grid", stock, grid)
+    return entries
+
+
+def write_result_plots(
+    store: Storage,
+    layout: RunLayout,
+    summary: Mapping[str, Any],
+    drawn: Mapping[str, Sequence[Entry]] | None = None,
+) -> list[Entry]:
+    """Render the overview and every completed stock's forecast and grid plots into the
+    run's ``plots/`` folder; return their entries (a stock without such outputs gets none).
+
+    ``drawn``: stocks whose plots were already rendered (`groves.reporting.plot_pool`),
+    with their entries; they are not drawn again. A plot that fails is logged and listed
+    with its ``error``; the others are still made.
+    """
+    stocks = _ok_stocks(summary)
+    entries = write_overview(store, layout, stocks)
     for row in stocks:
-        stock = row["stock"]
-
-        def forecast(stock: str = stock) -> dict[str, Any] | None:
-            data = load_forecast(store, layout, stock)
-            if data is None:
-                return None
-            ratio = f" = {data.ratio:.3f} x persistence" if data.ratio is not None else ""
-            return {
-                "title": f"{stock}: test-period forecast",
-                "caption": f"{stock}: actual vs predicted vs persistence over "
-                f"{len(data.actual)} test minutes; MSE {data.mse:.4g}{ratio}",
-                **_save(store, layout, "forecast", stock, plot_forecast(data), svg=False),
-            }
-
-        def grid(row: Mapping[str, Any] = row, stock: str = stock) -> dict[str, Any] | None:
-            data = load_grid(store, layout, stock)
-            if data is None:
-                return None
-            chosen = (row.get("best_feat"), row.get("best_samp"))
-            chosen = chosen if None not in chosen else data.best
-            fig = plot_grid(data, row.get("validation_persistence_mse"), chosen)  # type: ignore[arg-type]
-            return {
-                "title": f"{stock}: grid search",
-                "caption": f"{stock}: validation MSE of {len(data.table)} grid cell(s); "
-                f"chosen (max_features, min_samples_split) = {tuple(chosen)}",
-                **_save(store, layout, "grid", stock, fig, svg=True),
-            }
-
-        attempt("forecast", stock, forecast)
-        attempt("grid", stock, grid)
+        done = (drawn or {}).get(row["stock"])
+        entries += [dict(e) for e in done] if done is not None else write_stock_plots(
+            store, layout, row)  # fmt: skip
     return entries
 
 

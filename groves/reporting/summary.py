@@ -11,7 +11,7 @@ from urllib.parse import quote, urlparse
 from groves.config import RunConfig
 from groves.reporting.formatting import fixed, markdown_table, significant
 from lambda_functions.names import series_key
-from lambda_functions.stages import GRID
+from lambda_functions.stages import GRID, Pipeline
 
 
 def summarize_run(
@@ -31,15 +31,12 @@ def summarize_run(
         progress: ``{"done": {stage: n}, "total": {stage: n}}``.
     """
     pipeline = config.stages
-    per_stock = []
-    for stock in stocks:
-        # The display name (for tables and plots) and where its outputs are (stocks/{key}/).
-        names = {"stock": stock, "display_name": stock, "key": series_key(stock)}
-        if stock in failed:
-            per_stock.append({**names, "status": "failed", "error": failed[stock]})
-            continue
-        results = {stage: out["results"] for stage, out in stage_results[stock].items()}
-        per_stock.append({**names, "status": "ok", **pipeline.scores(results)})
+    per_stock = [
+        stock_row(pipeline, stock, error=failed[stock])
+        if stock in failed
+        else stock_row(pipeline, stock, stage_results[stock])
+        for stock in stocks
+    ]
     completed = list(stage_results.values())
     return {
         "run_id": run_id,
@@ -60,6 +57,22 @@ def summarize_run(
         "progress": progress,
         "timing": timing,
     }
+
+
+def stock_row(
+    pipeline: Pipeline,
+    stock: str,
+    stage_results: Mapping[str, Mapping[str, Any]] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A stock's entry in the summary: its names (the display name, for tables and plots,
+    and the key its outputs are under, ``stocks/{key}/``), then its scores from what its
+    stage tasks returned, or ``status: failed`` and the ``error``."""
+    names = {"stock": stock, "display_name": stock, "key": series_key(stock)}
+    if error is not None or stage_results is None:
+        return {**names, "status": "failed", "error": error or "no stage results"}
+    results = {stage: out["results"] for stage, out in stage_results.items()}
+    return {**names, "status": "ok", **pipeline.scores(results)}
 
 
 SCORE_COLUMNS = (

@@ -16,6 +16,8 @@ from flows.pipeline import forecast_pipeline
 from groves import planner
 from groves.cli import app
 from groves.lambda_endpoint import LocalLambdaEndpoint
+from groves.reporting.gallery import write_stock_plots
+from lambda_functions.layout import RunLayout
 from lambda_functions.storage import open_storage
 from tests.flows.conftest import endpoint_env, small_config
 from tests.prefect_ui import artifacts_tab
@@ -52,7 +54,9 @@ def check_report(store_url: str, run_id: str, summary: dict) -> dict:
 
 
 def check_plots(store: Any, summary: dict) -> None:
-    """summary.json lists every plot, in display order; each is a valid PNG."""
+    """summary.json lists every plot, in display order; each is a valid PNG. The stocks'
+    plots (drawn by the plot pool while the run went on) are byte for byte what drawing
+    them in this process gives."""
     names = [(p["name"], p["stock"]) for p in summary["plots"]]
     assert names == [
         ("overview", None),
@@ -62,6 +66,11 @@ def check_plots(store: Any, summary: dict) -> None:
     ]
     for plot in summary["plots"]:
         assert store.get_bytes(plot["png"]).startswith(PNG_SIGNATURE), plot
+    ahead = {p["png"]: store.get_bytes(p["png"]) for p in summary["plots"] if p["stock"]}
+    layout = RunLayout(summary["run_id"])
+    again = [e for row in summary["stocks"] for e in write_stock_plots(store, layout, row)]
+    assert again == [p for p in summary["plots"] if p["stock"]]
+    assert {key: store.get_bytes(key) for key in ahead} == ahead
     saved = json.loads(store.get_bytes(f"runs/{summary['run_id']}/summary.json"))
     assert saved["plots"] == summary["plots"]
 

@@ -1,4 +1,5 @@
-"""Local worker processes fork from a server that imported the main script once."""
+"""Local worker processes fork from a server that imported the main script once; what each
+pool asks it to preload adds up, and a run can start it before its first invocation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.executors import LocalExecutor
+from groves.worker_processes import start_server, worker_context
+from tasks.executors import LocalExecutor, start_local_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +63,32 @@ def test_a_new_pool_sees_the_environment_of_now(monkeypatch: pytest.MonkeyPatch)
         assert second._pool.submit(os.getenv, "GROVES_N_JOBS").result() is not None
     finally:
         second.close()
+
+
+def _preload() -> list[str]:
+    from multiprocessing import forkserver
+
+    return list(forkserver._forkserver._preload_modules)  # type: ignore[attr-defined]
+
+
+def test_a_later_pool_keeps_what_an_earlier_one_preloads() -> None:
+    """The plot pool is made after the local workers' pool: asking for no preload of its
+    own must not drop the workers' (each worker would import pandas and scikit-learn)."""
+    worker_context(["lambda_functions.processing"])
+    worker_context()
+    preload = _preload()
+    assert preload[0] == "groves._forkserver_main"
+    assert "lambda_functions.processing" in preload
+
+
+def test_start_local_workers_starts_the_server_with_the_handlers() -> None:
+    from multiprocessing import forkserver
+
+    start_local_workers()
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    assert pid is not None
+    os.kill(pid, 0)  # running (raises if not)
+    assert {"tasks.executors", "lambda_functions.trainfull"} <= set(_preload())
+    start_server()  # already running: nothing to do, and nothing lost
+    assert forkserver._forkserver._forkserver_pid == pid  # type: ignore[attr-defined]
+    assert "lambda_functions.trainfull" in _preload()
