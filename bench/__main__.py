@@ -11,6 +11,7 @@ run, so that a noisy machine moves both sides of it alike.
 * e: `bench.read_formats` (Parquet vs CSV read of a processed split)
 * f: `bench.per_stock` (the per-stock pipeline vs the grid pipeline, same data and grid)
 * g: `bench.scale` (how orchestration cost grows: 99/330/990 stocks, local and Dask)
+* h: `bench.plots_ahead` (each stock's plots drawn as it finishes vs all after the run)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ MODULES = {  # result name -> (module, benchmarks it answers)
     "read_formats": ("bench.read_formats", "e"),
     "per_stock": ("bench.per_stock", "f"),
     "scale": ("bench.scale", "g"),
+    "plots_ahead": ("bench.plots_ahead", "h"),
 }
 
 
@@ -146,6 +148,11 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         rows += scale_rows(g, _row)
     else:
         rows.append(_row("(g)", None, "<= 2 ms, <= 1.2x growth", None, ""))
+    h = _load(out, "plots_ahead")
+    if h:
+        rows += plots_ahead_rows(h)
+    else:
+        rows.append(_row("(h)", None, "(for reference)", None, ""))
     details: list[str] = []
     if p:
         pipeline_cpu = p["workers_process_cpu_s"] + p["orchestrator_cpu_s"]
@@ -187,7 +194,7 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         from bench.scale import details as scale_details
 
         details += scale_details(g)
-    machine = next((r["machine"] for r in (p, c, d, e, f, g) if r), {})
+    machine = next((r["machine"] for r in (p, c, d, e, f, g, h) if r), {})
     lines = [
         "# Benchmarks",
         "",
@@ -201,7 +208,7 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
             "`bench/results/*.json`: benchmarks measured on different days, each JSON "
             "file records its machine and its load at start. "
         )
-        + measured_when({"a, b": p, "c": c, "d": d, "e": e, "f": f, "g": g})
+        + measured_when({"a, b": p, "c": c, "d": d, "e": e, "f": f, "g": g, "h": h})
         + "Every "
         "figure is a ratio or a rate measured within one run: the machines are shared and "
         "noisy, so absolute times alone prove nothing. Every benchmark process (and its "
@@ -225,8 +232,8 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
         ),
         "What each measures: see the docstrings of `bench/pipeline.py` (a, b), "
         "`bench/orchestration.py` (c), `bench/invoke_rate.py` (d), "
-        "`bench/read_formats.py` (e), `bench/per_stock.py` (f) "
-        "and `bench/scale.py` (g).",
+        "`bench/read_formats.py` (e), `bench/per_stock.py` (f), "
+        "`bench/scale.py` (g) and `bench/plots_ahead.py` (h).",
         "",
     ]
     return "\n".join(lines)
@@ -251,6 +258,26 @@ def per_stock_rows(f: dict[str, Any]) -> list[str]:
             "(for reference)", None,
             f"{s['cpu_s']:.1f} vs {g['cpu_s']:.1f} CPU-s; invocations {s['invocations']} vs "
             f"{g['invocations']}",
+        ),
+    ]  # fmt: skip
+
+
+def plots_ahead_rows(h: dict[str, Any]) -> list[str]:
+    """(h): stock plots drawn by the plot pool as stocks finish vs all after the run."""
+    ahead, end = h["median"]["ahead"], h["median"]["end"]
+    what = (
+        f"{h['stocks']} stocks, {h['stock_plots']} stock plots, medians of {len(h['order'])} "
+        f"runs ({', '.join(h['order'])}); same plot files: {h['same_plots']}"
+    )
+    return [
+        _row(
+            "(h) after the last invocation: plots ahead / at the end",
+            h["ratio_tail_ahead_over_end"], "(for reference)", None,
+            f"{ahead['after_last_end_s']:.1f} s vs {end['after_last_end_s']:.1f} s; {what}",
+        ),
+        _row(
+            "(h) flow wall: plots ahead / at the end", h["ratio_wall_ahead_over_end"],
+            "(for reference)", None, f"{ahead['wall_s']:.1f} s vs {end['wall_s']:.1f} s",
         ),
     ]  # fmt: skip
 
@@ -290,7 +317,7 @@ def per_stock_details(f: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Smaller sizes (a few minutes).")
-    parser.add_argument("--only", default="abcdefg", help="Benchmarks to run, e.g. 'ce'.")
+    parser.add_argument("--only", default="abcdefgh", help="Benchmarks to run, e.g. 'ce'.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder.")
     parser.add_argument("--doc", type=Path, default=DOC, help="Markdown table to write.")
     parser.add_argument(

@@ -139,9 +139,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     summaries: dict[str, Any] = {}
     stocks = [*inputs, *(name for name in rejected if name not in inputs)]
     # Each stock's plots are drawn by other processes as soon as its stages are done.
-    plot_pool = (
-        StockPlotPool(config.store, run_id, pool_size(config.executor)) if config.plots else None
-    )
+    plot_pool = StockPlotPool(config.store, run_id, pool_size()) if config.plots else None
 
     def stock_done(stock: str, results: dict[str, dict[str, Any]]) -> None:
         if plot_pool is not None:

@@ -1,13 +1,13 @@
 """Each stock's result plots drawn in other processes as soon as its stages are done.
 
 A stock's forecast and grid-search plots cost about a second of one core (matplotlib's text
-layout and Agg). Drawn one after another by the orchestrating process once every stage is
+layout and Agg). Drawn one after another by the orchestrating process once every stage was
 done, they were the end of every run: a few seconds for the demo, about a quarter of an
-hour at 990 stocks. `StockPlotPool` draws them while the run goes on, in a few processes of
-their own (no GIL shared with the orchestration): on Lambda or Dask the orchestrating
-machine is otherwise idle; on the local executor the pool shares the cores with the
-workers (the same CPU, but not after the last invocation, where the orchestrator draws the
-timing plots meanwhile).
+hour at 990 stocks. `StockPlotPool` draws them in processes of their own (no GIL shared
+with the orchestration), as each stock's last stage completes: a stock that finishes
+early is drawn while the run goes on, and the many that finish together at the end (the
+stocks advance through the stages side by side) are drawn on every core at once, while
+the orchestrating process builds the timing report.
 
 The plots are the ones `groves.reporting.gallery.write_stock_plots` makes in process, byte
 for byte; a stock the pool did not draw (the pool broke, or it was never told) is drawn at
@@ -32,16 +32,16 @@ from lambda_functions.storage import open_storage
 
 logger = logging.getLogger(__name__)
 
-MAX_PROCESSES = 4
+MAX_PROCESSES = 8
 
 
-def pool_size(executor: str, cpus: int | None = None) -> int:
-    """Processes for a run's plots: one beside local workers (they hold the cores), else
-    all but one of this machine's cores (the orchestrator's), from 1 to `MAX_PROCESSES`."""
-    if executor == "local":
-        return 1
-    cpus = cpus or os.cpu_count() or 1
-    return max(1, min(MAX_PROCESSES, cpus - 1))
+def pool_size(cpus: int | None = None) -> int:
+    """Processes for a run's plots: one per core of this machine, up to `MAX_PROCESSES`.
+
+    A process starts only when a stock's plots find the others busy: while stocks finish
+    one at a time (beside local workers, or while Lambda runs the rest) one draws them;
+    when many finish together, as at the end of a run, every core draws."""
+    return max(1, min(MAX_PROCESSES, cpus or os.cpu_count() or 1))
 
 
 def warm_up() -> None:

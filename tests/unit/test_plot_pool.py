@@ -20,11 +20,10 @@ ROW = {"stock": "RELIANCE", "status": "ok", "test_ratio": 0.9, "best_feat": 5, "
        "validation_persistence_mse": 2.5}  # fmt: skip
 
 
-def test_pool_size_leaves_local_workers_their_cores() -> None:
-    assert pool_size("local", cpus=64) == 1
-    assert pool_size("lambda", cpus=2) == 1  # one core for the orchestrator
-    assert pool_size("dask", cpus=3) == 2
-    assert pool_size("lambda", cpus=64) == MAX_PROCESSES
+def test_pool_size_is_a_process_per_core_within_a_cap() -> None:
+    assert pool_size(cpus=1) == 1
+    assert pool_size(cpus=2) == 2
+    assert pool_size(cpus=64) == MAX_PROCESSES
 
 
 def test_a_stock_is_drawn_by_the_pool_while_the_caller_goes_on(tmp_path: Path) -> None:
