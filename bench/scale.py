@@ -143,6 +143,32 @@ def count_task_runs(
     }
 
 
+def persisted_completions(flow_run_id: Any, expected: int, settle_s: float = 60.0) -> int:
+    """How many ``prefect.task-run.Completed`` events of the flow run the server persisted
+    (what its Events feed shows), once the count reaches ``expected`` or holds for 5 s.
+
+    The task runs and the event feed are kept by different consumers of the server's
+    event stream, each with its own bounded queue: both must have every event."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    started = time.monotonic()
+    last, stable_since = -1, started
+    with get_client(sync_client=True) as client:
+        while True:
+            wanted = EventFilter(
+                event=EventNameFilter(name=["prefect.task-run.Completed"]),
+                related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+            )
+            total = client.read_events(filter=wanted, limit=1).total
+            now = time.monotonic()
+            if total != last:
+                last, stable_since = total, now
+            if total >= expected or now - stable_since >= 5 or now - started > settle_s:
+                return total
+            time.sleep(0.5)
+
+
 FLOOR_TASKS = 600  # enough to measure Prefect's cost per task run; it does not grow
 
 
@@ -241,6 +267,9 @@ def run_one(stocks: int, kind: str, address: str | None, workdir: Path) -> dict[
         recorded = count_task_runs(
             state.state_details.flow_run_id, stocks * STAGE_TASKS, max(120.0, stocks * 0.6)
         )
+        completions = persisted_completions(
+            state.state_details.flow_run_id, recorded["by_state"].get("COMPLETED", 0)
+        )
         # The server's, once it has taken in the run's last events (before the floor).
         server_hwm = _vm_kib("VmHWM", server) / 1024 if server else None
         floor = prefect_floor(min(stocks * STAGE_TASKS, FLOOR_TASKS), server)
@@ -264,6 +293,7 @@ def run_one(stocks: int, kind: str, address: str | None, workdir: Path) -> dict[
         "peak_rss_sum_mib": run_peak + (server_hwm or 0),
         "stage_tasks_expected": stocks * STAGE_TASKS,
         "task_runs_recorded": recorded,
+        "completed_events_persisted": completions,
         "prefect_floor": floor,
         "machine": machine(),
     }
@@ -354,6 +384,15 @@ def growth(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _events_note(r: dict[str, Any]) -> str:
+    persisted = r.get("completed_events_persisted")
+    if persisted is None:  # measured before the events were counted
+        return ""
+    completed = r["task_runs_recorded"]["by_state"].get("COMPLETED", 0)
+    lost = "" if persisted == completed else " (**lost some**)"
+    return f"; task-run Completed events persisted {persisted:,} of {completed:,}{lost}"
+
+
 def rows(g: dict[str, Any], row: Any) -> list[str]:
     """The markdown rows of (g) for docs/benchmarks.md (``row``: bench.__main__._row)."""
     out: list[str] = []
@@ -371,7 +410,8 @@ def rows(g: dict[str, Any], row: Any) -> list[str]:
             f"orchestrator {r['orchestrator_peak_rss_mib']:.0f} + Prefect server "
             f"{r['prefect_server_peak_rss_mib'] or 0:.0f} MiB (goal <= 1536); run-stage task "
             f"runs recorded {recorded['run_stage']:,} of {r['stage_tasks_expected']:,}"
-            f"{'' if all_recorded else ' (**lost some**)'}; receipts {r['receipts']:,}",
+            f"{'' if all_recorded else ' (**lost some**)'}; receipts {r['receipts']:,}"
+            f"{_events_note(r)}",
         ))  # fmt: skip
     grow = g["growth"]
     sizes = sorted({r["stocks"] for r in runs})
