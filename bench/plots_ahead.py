@@ -4,11 +4,11 @@ The real flow (local executor, real fits on small data, plots on) over the same 
 in one process against one Prefect API, run four times in the order end, ahead, ahead,
 end (so that neither way gets the warmer machine):
 
-* ahead: as shipped; `groves.reporting.plot_pool.PlotPool` draws a stock's forecast
-  and grid-search plots in its own process as soon as the stock's last stage is done,
-  and the overview and timing plots beside the timing report;
-* end: the pool replaced by one that draws nothing ahead, so the orchestrating process
-  draws every plot after the last stage (what runs did before the pool).
+* ahead: as shipped; `groves.reporting.plot_pool.StockPlotPool` draws a stock's forecast
+  and grid-search plots in its own process as soon as the stock's last stage is done;
+* end: the pool replaced by one that draws nothing, so ``report-plots`` draws every
+  stock's plots in the orchestrating process after the last stage (what runs did
+  before the pool).
 
 Reported: the medians of flow wall and of the time after the last invocation ended
 (from the run's timing report), their ratios ahead / end, and whether both ways made the
@@ -22,7 +22,6 @@ import json
 import statistics
 import tempfile
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -34,8 +33,7 @@ ORDER = ("end", "ahead", "ahead", "end")
 
 
 class DrawAtTheEnd:
-    """A plot pool that draws nothing ahead: the orchestrating process draws every plot
-    (the timing plots when asked for them, the rest in ``report-plots``)."""
+    """A plot pool that draws nothing ahead: ``report-plots`` draws every stock."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -43,21 +41,8 @@ class DrawAtTheEnd:
     def stock_done(self, row: Any) -> None:
         pass
 
-    def draw_overview(self, rows: Any) -> None:
-        pass
-
-    def png(self, plot: Any, *args: Any) -> Future[bytes]:
-        from groves.reporting.plots import figure_png
-
-        done: Future[bytes] = Future()
-        done.set_result(figure_png(plot(*args)))
-        return done
-
     def drawn(self) -> dict[str, list[dict[str, Any]]]:
         return {}
-
-    def drawn_overview(self) -> None:
-        return None
 
     def close(self) -> None:
         pass
@@ -91,9 +76,9 @@ def run(stocks: int, workdir: Path) -> dict[str, Any]:
                 groves=2, trees=10, final_groves=4, final_trees=10,
             )  # fmt: skip
             patch = (
-                mock.patch.object(pipeline, "PlotPool", DrawAtTheEnd)
+                mock.patch.object(pipeline, "StockPlotPool", DrawAtTheEnd)
                 if way == "end"
-                else mock.patch.object(pipeline, "PlotPool", pipeline.PlotPool)
+                else mock.patch.object(pipeline, "StockPlotPool", pipeline.StockPlotPool)
             )
             with patch:
                 started, epoch = time.perf_counter(), time.time()

@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from groves.config import RunConfig
 from groves.inputs import InputCheck, UnusableSeriesError, check_series
-from groves.reporting.plot_pool import PlotPool, pool_size
+from groves.reporting.plot_pool import StockPlotPool, pool_size
 from groves.reporting.summary import stock_row, summarize_run
 from lambda_functions.errors import GrovesError
 from lambda_functions.storage import Storage, open_storage
@@ -138,9 +138,8 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
     started = time.time()
     summaries: dict[str, Any] = {}
     stocks = [*inputs, *(name for name in rejected if name not in inputs)]
-    # The run's plots are drawn by other processes: a stock's as soon as its stages are done.
-    plot_pool = PlotPool(config.store, run_id, pool_size()) if config.plots else None
-    runtime.plot_pool = plot_pool
+    # Each stock's plots are drawn by other processes as soon as its stages are done.
+    plot_pool = StockPlotPool(config.store, run_id, pool_size()) if config.plots else None
 
     def stock_done(stock: str, results: dict[str, dict[str, Any]]) -> None:
         if plot_pool is not None:
@@ -159,9 +158,6 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
             )
             chains = drive_stocks(config, inputs, stock_done)
             stage_results, failed = collect(config, chains)
-            if plot_pool is not None:  # drawn while the timing report is made
-                rows = [stock_row(config.stages, s, r) for s, r in stage_results.items()]
-                plot_pool.draw_overview(rows)
             failed.update({name: f"input: {problem}" for name, problem in rejected.items()})
             if config.seed_buckets is not None and isinstance(executor, InvokeClock):
                 write_invoke_files(config.seed_buckets, executor, config.stages.names)
@@ -184,7 +180,7 @@ def forecast_pipeline(config: RunConfig | None = None, **overrides: Any) -> dict
         summary["inflight_cap"] = cap.describe()
     if plot_pool is not None:
         try:
-            summary["plots"] = report_plots(summary, plot_pool.drawn(), plot_pool.drawn_overview())
+            summary["plots"] = report_plots(summary, plot_pool.drawn())
         finally:
             plot_pool.close()
     else:

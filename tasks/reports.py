@@ -106,13 +106,8 @@ def report_analysis(run_id: str) -> dict[str, Any]:
     try:
         timings = load_timings(runtime.store, runtime.layout)
         report = timing_report.build_report(timings, config.stages.names, workers=workers)
-        pool = runtime.plot_pool  # the plots are drawn there while the files are written
         files = timing_report.write_report(
-            runtime.store,
-            runtime.layout,
-            report,
-            plots=config.plots,
-            render=pool.png if pool is not None else None,
+            runtime.store, runtime.layout, report, plots=config.plots
         )
     except Exception as exc:  # a report must not fail a finished run
         get_run_logger().exception("timing report failed")
@@ -122,17 +117,15 @@ def report_analysis(run_id: str) -> dict[str, Any]:
 
 @task(name="report-plots", task_run_name="report-plots", retries=1, retry_delay_seconds=2)
 def report_plots(
-    summary: dict[str, Any],
-    drawn: dict[str, list[dict[str, Any]]] | None = None,
-    overview: tuple[list[Any], list[dict[str, Any]]] | None = None,
+    summary: dict[str, Any], drawn: dict[str, list[dict[str, Any]]] | None = None
 ) -> list[dict[str, Any]]:
     """Render the result plots (overview, per stock forecast and grid search) into the
-    run's ``plots/`` folder, but for those already drawn by `groves.reporting.plot_pool`
-    (``drawn`` stocks' entries; the ``overview``'s ratios and entries); return every plot
-    of the run in display order (with the timing report's), for ``summary.json``."""
+    run's ``plots/`` folder, but for the stocks already ``drawn`` (their entries, from
+    `groves.reporting.plot_pool`); return every plot of the run in display order (with
+    the timing report's), for ``summary.json``."""
     store = open_storage(summary["store"])
     layout = RunLayout(summary["run_id"])
-    made = write_result_plots(store, layout, summary, drawn, overview)
+    made = write_result_plots(store, layout, summary, drawn)
     return run_plots(made, summary["timing"].get("report"))
 
 

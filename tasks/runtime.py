@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from prefect.runtime import flow_run
 
@@ -21,9 +20,6 @@ from lambda_functions.storage import Storage
 from tasks.awaiting import AwaitOptions
 from tasks.executors import Executor
 from tasks.progress import ProgressBoard
-
-if TYPE_CHECKING:
-    from groves.reporting.plot_pool import PlotPool
 
 
 @dataclass
@@ -35,7 +31,6 @@ class Runtime:
     executor: Executor
     progress: ProgressBoard = field(default_factory=ProgressBoard)
     inflight_cap: int | None = None  # Lambda: the cap the run found (`tasks.lambda_limits`)
-    plot_pool: PlotPool | None = None  # draws the run's plots in other processes, if any
 
     @property
     def layout(self) -> RunLayout:

@@ -62,18 +62,11 @@ def _attempt(
         entries.append({"name": name, "stock": stock, **entry})
 
 
-Ratio = tuple[str, float]
-
-
-def overview_ratios(stocks: Sequence[Mapping[str, Any]]) -> list[Ratio]:
-    """What the overview shows: (stock, test MSE / persistence MSE) of every stock row that
-    has the ratio, in the rows' order."""
-    return [(s["stock"], s["test_ratio"]) for s in stocks if s.get("test_ratio") is not None]
-
-
-def write_overview(store: Storage, layout: RunLayout, ratios: Sequence[Ratio]) -> list[Entry]:
-    """Render the overview of the stocks' test ratios (`overview_ratios`; none if empty)."""
-    ratios = [(stock, ratio) for stock, ratio in ratios]
+def write_overview(
+    store: Storage, layout: RunLayout, stocks: Sequence[Mapping[str, Any]]
+) -> list[Entry]:
+    """Render the overview of every completed stock's test ratio (none if no stock has one)."""
+    ratios = [(s["stock"], s["test_ratio"]) for s in stocks if s.get("test_ratio") is not None]
 
     def overview() -> Entry | None:
         if not ratios:
@@ -133,22 +126,16 @@ def write_result_plots(
     layout: RunLayout,
     summary: Mapping[str, Any],
     drawn: Mapping[str, Sequence[Entry]] | None = None,
-    overview: tuple[Sequence[Ratio], Sequence[Entry]] | None = None,
 ) -> list[Entry]:
     """Render the overview and every completed stock's forecast and grid plots into the
     run's ``plots/`` folder; return their entries (a stock without such outputs gets none).
 
-    Already rendered (`groves.reporting.plot_pool`), so not drawn again: ``drawn``, stocks
-    with their entries; ``overview``, the ratios an overview was drawn from and its entries
-    (used only if they are this summary's). A plot that fails is logged and listed with its
-    ``error``; the others are still made.
+    ``drawn``: stocks whose plots were already rendered (`groves.reporting.plot_pool`),
+    with their entries; they are not drawn again. A plot that fails is logged and listed
+    with its ``error``; the others are still made.
     """
     stocks = _ok_stocks(summary)
-    ratios = overview_ratios(stocks)
-    if overview is not None and [tuple(r) for r in overview[0]] == ratios:
-        entries = [dict(e) for e in overview[1]]
-    else:
-        entries = write_overview(store, layout, ratios)
+    entries = write_overview(store, layout, stocks)
     for row in stocks:
         done = (drawn or {}).get(row["stock"])
         entries += [dict(e) for e in done] if done is not None else write_stock_plots(

@@ -1,19 +1,17 @@
-"""A run's plots drawn in other processes: each stock's as soon as its stages are done,
-the run's own (overview, timing plots) beside the report that needs them.
+"""Each stock's result plots drawn in other processes as soon as its stages are done.
 
 A stock's forecast and grid-search plots cost about a second of one core (matplotlib's text
 layout and Agg). Drawn one after another by the orchestrating process once every stage was
 done, they were the end of every run: a few seconds for the demo, about a quarter of an
-hour at 990 stocks. `PlotPool` draws them in processes of their own (no GIL shared with
-the orchestration), as each stock's last stage completes: a stock that finishes early is
-drawn while the run goes on, and the many that finish together at the end (the stocks
-advance through the stages side by side) are drawn on every core at once. The overview and
-the timing report's two plots go to the same processes, which have matplotlib imported
-already: the orchestrating process never imports it (about 0.6 s) and draws nothing, and
-the three are drawn side by side while it writes the report and the summary.
+hour at 990 stocks. `StockPlotPool` draws them in processes of their own (no GIL shared
+with the orchestration), as each stock's last stage completes: a stock that finishes
+early is drawn while the run goes on, and the many that finish together at the end (the
+stocks advance through the stages side by side) are drawn on every core at once, while
+the orchestrating process builds the timing report.
 
-Every file is the one drawing in process makes, byte for byte; whatever the pool did not
-draw (it broke, or was never told) is drawn in process at the end, as before.
+The plots are the ones `groves.reporting.gallery.write_stock_plots` makes in process, byte
+for byte; a stock the pool did not draw (the pool broke, or it was never told) is drawn at
+the end as before.
 """
 
 from __future__ import annotations
@@ -23,18 +21,11 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from groves.reporting.gallery import (
-    Entry,
-    Ratio,
-    overview_ratios,
-    write_overview,
-    write_stock_plots,
-)
-from groves.reporting.plots import figure_png
+from groves.reporting.gallery import Entry, write_stock_plots
 from groves.worker_processes import adopt_parent, worker_context
 from lambda_functions.layout import RunLayout
 from lambda_functions.storage import open_storage
@@ -64,20 +55,9 @@ def draw_stock(store_url: str, run_id: str, row: Mapping[str, Any]) -> list[Entr
     return write_stock_plots(open_storage(store_url), RunLayout(run_id), row)
 
 
-def draw_overview(store_url: str, run_id: str, ratios: Sequence[Ratio]) -> list[Entry]:
-    """In a pool process: `write_overview` of a run."""
-    return write_overview(open_storage(store_url), RunLayout(run_id), ratios)
-
-
-def render_png(plot: Callable[..., Any], *args: Any) -> bytes:
-    """In a pool process: ``plot(*args)``'s figure as PNG bytes."""
-    return figure_png(plot(*args))
-
-
-class PlotPool:
-    """Draws a run's plots in a pool of processes: each stock's when `stock_done` is
-    called, the overview on `draw_overview`, any figure on `png`; `drawn` and
-    `drawn_overview` wait for them. Safe to call from any thread."""
+class StockPlotPool:
+    """Draws each stock's result plots in a pool of processes when `stock_done` is called;
+    `drawn` waits for them. Safe to call from any thread."""
 
     def __init__(self, store_url: str, run_id: str, processes: int) -> None:
         self.store_url = store_url
@@ -90,7 +70,6 @@ class PlotPool:
         )
         self._lock = threading.Lock()
         self._futures: dict[str, Future[list[Entry]]] = {}
-        self._overview: tuple[list[Ratio], Future[list[Entry]]] | None = None
         # Its first process starts (and imports matplotlib) beside the run, not before it.
         threading.Thread(target=self._warm_up, name="groves-plot-pool", daemon=True).start()
 
@@ -108,27 +87,6 @@ class PlotPool:
                 return
             self._futures[row["stock"]] = future
 
-    def draw_overview(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Start drawing the run's overview of these stock rows (in their order)."""
-        ratios = overview_ratios(rows)
-        with self._lock:
-            try:
-                future = self._pool.submit(draw_overview, self.store_url, self.run_id, ratios)
-            except RuntimeError as exc:
-                logger.warning("the overview is drawn at the end: %s", exc)
-                return
-            self._overview = (ratios, future)
-
-    def png(self, plot: Callable[..., Any], *args: Any) -> Future[bytes]:
-        """Start rendering ``plot(*args)`` (a module-level function returning a figure)
-        to PNG bytes; the future fails if the pool is broken or closed."""
-        try:
-            return self._pool.submit(render_png, plot, *args)
-        except RuntimeError as exc:
-            failed: Future[bytes] = Future()
-            failed.set_exception(exc)
-            return failed
-
     def drawn(self) -> dict[str, list[Entry]]:
         """Wait for every stock given so far; return each drawn stock's plot entries (a
         stock whose drawing process failed is left out, to be drawn again in process)."""
@@ -141,19 +99,6 @@ class PlotPool:
             except Exception as exc:  # e.g. the process died: BrokenProcessPool
                 logger.warning("plots of %s not drawn ahead (%s): drawing them now", stock, exc)
         return entries
-
-    def drawn_overview(self) -> tuple[list[Ratio], list[Entry]] | None:
-        """Wait for the overview: the ratios it was drawn from and its entries; None if
-        none was asked for or its process failed (to be drawn in process)."""
-        with self._lock:
-            overview = self._overview
-        if overview is None:
-            return None
-        try:
-            return overview[0], overview[1].result()
-        except Exception as exc:
-            logger.warning("overview not drawn ahead (%s): drawing it now", exc)
-            return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

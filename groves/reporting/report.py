@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from groves.reporting.cost import cost_estimate
@@ -20,8 +18,6 @@ from groves.reporting.timings import InvocationTiming
 from lambda_functions.layout import RunLayout
 from lambda_functions.receipts import Receipt
 from lambda_functions.storage import Storage
-
-logger = logging.getLogger(__name__)
 
 REPORT_FILE = "report.json"
 COST_FILE = "cost.csv"
@@ -187,44 +183,23 @@ def cost_csv(report: Mapping[str, Any]) -> str:
 
 
 def write_report(
-    store: Storage,
-    layout: RunLayout,
-    report: Mapping[str, Any],
-    plots: bool = True,
-    render: Callable[..., Future[bytes]] | None = None,
+    store: Storage, layout: RunLayout, report: Mapping[str, Any], plots: bool = True
 ) -> dict[str, str]:
     """Save ``report.json``, ``cost.csv`` and (``plots``) the two PNGs in the run's
     ``timingmetrics/``.
-
-    ``render(plot, report)`` (e.g. `groves.reporting.plot_pool.PlotPool.png`) draws the
-    plots elsewhere while the files are written here; a plot it fails to draw is drawn in
-    this process.
 
     Returns:
         What was written: ``{"report": key, "cost": key}``, with plots also
         ``"distributions"`` and ``"timeline"``.
     """
     keys = {"report": layout.report_key(REPORT_FILE), "cost": layout.report_key(COST_FILE)}
-    figures = {DISTRIBUTIONS_PNG: plot_distributions, TIMELINE_PNG: plot_timeline}
-    pending: dict[str, Future[bytes]] = {}
     if plots:
-        pending = {name: render(plot, report) for name, plot in figures.items()} if render else {}
         keys["distributions"] = layout.report_key(DISTRIBUTIONS_PNG)
         keys["timeline"] = layout.report_key(TIMELINE_PNG)
+        store.put_bytes(keys["distributions"], figure_png(plot_distributions(report)))
+        store.put_bytes(keys["timeline"], figure_png(plot_timeline(report)))
     store.put_text(keys["cost"], cost_csv(report))
     # Compact: indented, json falls back to its pure-Python encoder (~1 s at 68,000 rows).
     report_json = json.dumps({**report, "files": keys}, separators=(",", ":"))
     store.put_bytes(keys["report"], report_json.encode())
-    if plots:
-        for name, plot in figures.items():
-            store.put_bytes(layout.report_key(name), _png(plot, report, pending.get(name)))
     return keys
-
-
-def _png(plot: Callable[..., Any], report: Mapping[str, Any], drawn: Future[bytes] | None) -> bytes:
-    if drawn is not None:
-        try:
-            return drawn.result()
-        except Exception as exc:  # e.g. the pool broke: drawn here instead
-            logger.warning("%s not drawn ahead (%s): drawing it now", plot.__name__, exc)
-    return figure_png(plot(report))

@@ -16,10 +16,7 @@ from flows.pipeline import forecast_pipeline
 from groves import planner
 from groves.cli import app
 from groves.lambda_endpoint import LocalLambdaEndpoint
-from groves.reporting import report as timing_report
-from groves.reporting.gallery import overview_ratios, write_overview, write_stock_plots
-from groves.reporting.plots import figure_png
-from groves.reporting.report import REPORT_FILE
+from groves.reporting.gallery import write_stock_plots
 from lambda_functions.layout import RunLayout
 from lambda_functions.storage import open_storage
 from tests.flows.conftest import endpoint_env, small_config
@@ -57,9 +54,9 @@ def check_report(store_url: str, run_id: str, summary: dict) -> dict:
 
 
 def check_plots(store: Any, summary: dict) -> None:
-    """summary.json lists every plot, in display order; each is a valid PNG. Every plot
-    (drawn by the plot pool: the stocks' while the run went on, the overview and the
-    timing plots beside the report) is byte for byte what drawing it in this process gives."""
+    """summary.json lists every plot, in display order; each is a valid PNG. The stocks'
+    plots (drawn by the plot pool while the run went on) are byte for byte what drawing
+    them in this process gives."""
     names = [(p["name"], p["stock"]) for p in summary["plots"]]
     assert names == [
         ("overview", None),
@@ -69,18 +66,11 @@ def check_plots(store: Any, summary: dict) -> None:
     ]
     for plot in summary["plots"]:
         assert store.get_bytes(plot["png"]).startswith(PNG_SIGNATURE), plot
-    keys = [p[kind] for p in summary["plots"] for kind in ("png", "svg") if p[kind]]
-    ahead = {key: store.get_bytes(key) for key in keys}
+    ahead = {p["png"]: store.get_bytes(p["png"]) for p in summary["plots"] if p["stock"]}
     layout = RunLayout(summary["run_id"])
-    again = write_overview(store, layout, overview_ratios(summary["stocks"]))
-    again += [e for row in summary["stocks"] for e in write_stock_plots(store, layout, row)]
-    assert again == [p for p in summary["plots"] if p["name"] in ("overview", "forecast", "grid")]
-    report = json.loads(store.get_bytes(layout.report_key(REPORT_FILE)))
-    for plot in summary["plots"]:
-        if plot["name"] in ("timeline", "distributions"):
-            figure = getattr(timing_report, f"plot_{plot['name']}")(report)
-            store.put_bytes(plot["png"], figure_png(figure))
-    assert {key: store.get_bytes(key) for key in keys} == ahead
+    again = [e for row in summary["stocks"] for e in write_stock_plots(store, layout, row)]
+    assert again == [p for p in summary["plots"] if p["stock"]]
+    assert {key: store.get_bytes(key) for key in ahead} == ahead
     saved = json.loads(store.get_bytes(f"runs/{summary['run_id']}/summary.json"))
     assert saved["plots"] == summary["plots"]
 

@@ -1,7 +1,6 @@
 """The plot pool: a stock's result plots drawn by another process as soon as it is told
-the stock is done, and the run's overview and timing plots beside the report, byte for
-byte what drawing them in process gives; a pool that breaks loses no plot (what it did
-not draw is drawn in process)."""
+the stock is done, byte for byte what drawing them in process gives; a pool that breaks
+loses no plot (what it did not draw is drawn at the end)."""
 
 from __future__ import annotations
 
@@ -11,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from groves.reporting import report as timing_report
 from groves.reporting.gallery import write_result_plots, write_stock_plots
-from groves.reporting.plot_pool import MAX_PROCESSES, PlotPool, pool_size
-from groves.reporting.plots import figure_png
+from groves.reporting.plot_pool import MAX_PROCESSES, StockPlotPool, pool_size
 from lambda_functions.layout import RunLayout
-from lambda_functions.stages import GRID
 from lambda_functions.storage import open_storage
-from tests.unit.test_analysis import hand_run
 from tests.unit.test_result_plots import PNG_SIGNATURE, place_outputs
 
 ROW = {"stock": "RELIANCE", "status": "ok", "test_ratio": 0.9, "best_feat": 5, "best_samp": 5,
@@ -35,7 +30,7 @@ def test_a_stock_is_drawn_by_the_pool_while_the_caller_goes_on(tmp_path: Path) -
     url = str(tmp_path / "store")
     place_outputs(url, "RELIANCE")
     store, layout = open_storage(url), RunLayout("r")
-    pool = PlotPool(url, "r", processes=1)
+    pool = StockPlotPool(url, "r", processes=1)
     try:
         pool.stock_done(ROW)
         # Not waited for: the files appear while this process does nothing.
@@ -73,7 +68,7 @@ def test_a_broken_pool_loses_no_plot(tmp_path: Path) -> None:
     plot list draws them in process."""
     url = str(tmp_path / "store")
     place_outputs(url, "RELIANCE")
-    pool = PlotPool(url, "r", processes=1)
+    pool = StockPlotPool(url, "r", processes=1)
     try:
         pool._pool.submit(_die)  # the pool's one process exits: the pool is broken
         time.sleep(0.5)
@@ -91,7 +86,7 @@ def test_a_broken_pool_loses_no_plot(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [{"stock": "../x", "status": "ok"}])
 def test_a_plot_that_fails_is_an_entry_with_its_error(tmp_path: Path, bad: dict) -> None:
     url = str(tmp_path / "store")
-    pool = PlotPool(url, "r", processes=1)
+    pool = StockPlotPool(url, "r", processes=1)
     try:
         pool.stock_done(bad)
         drawn = pool.drawn()
@@ -100,61 +95,3 @@ def test_a_plot_that_fails_is_an_entry_with_its_error(tmp_path: Path, bad: dict)
     assert [(e["name"], "error" in e) for e in drawn["../x"]] == [
         ("forecast", True), ("grid", True)
     ]  # fmt: skip
-
-
-def test_the_overview_is_drawn_by_the_pool_and_used_only_for_its_own_stocks(
-    tmp_path: Path,
-) -> None:
-    url = str(tmp_path / "store")
-    store, layout = open_storage(url), RunLayout("r")
-    rows = [ROW, {**ROW, "stock": "TCS", "test_ratio": 1.3}, {"stock": "X", "status": "failed"}]
-    pool = PlotPool(url, "r", processes=1)
-    try:
-        pool.draw_overview(rows)
-        overview = pool.drawn_overview()
-    finally:
-        pool.close()
-    assert overview is not None
-    ratios, entries = overview
-    assert ratios == [("RELIANCE", 0.9), ("TCS", 1.3)]  # the failed stock has no ratio
-    assert entries[0]["caption"] == "1 of 2 stock(s) beat persistence on the test period"
-    ahead = {entries[0][k]: store.get_bytes(entries[0][k]) for k in ("png", "svg")}
-    # The run's plot list takes it as drawn, byte for byte what drawing it here gives.
-    summary = {"run_id": "r", "stocks": rows}
-    assert write_result_plots(store, layout, summary, {}, overview) == entries
-    assert write_result_plots(store, layout, summary) == entries
-    assert {key: store.get_bytes(key) for key in ahead} == ahead
-    # Drawn from other stocks than the summary's: drawn again from the summary's.
-    other = {"run_id": "r", "stocks": [ROW]}
-    made = write_result_plots(store, layout, other, {}, overview)
-    assert made[0]["caption"] == "1 of 1 stock(s) beat persistence on the test period"
-
-
-def test_the_timing_plots_are_drawn_by_the_pool_byte_for_byte(tmp_path: Path) -> None:
-    report = timing_report.build_report(hand_run(), GRID.names, workers=2)
-    here, there = open_storage(tmp_path / "here"), open_storage(tmp_path / "there")
-    files = timing_report.write_report(here, RunLayout("r"), report)
-    pool = PlotPool(str(tmp_path / "there"), "r", processes=1)
-    try:
-        assert timing_report.write_report(there, RunLayout("r"), report, render=pool.png) == files
-    finally:
-        pool.close()
-    for key in files.values():
-        assert there.get_bytes(key) == here.get_bytes(key), key
-
-
-def test_timing_plots_a_broken_pool_did_not_draw_are_drawn_in_process(tmp_path: Path) -> None:
-    report = timing_report.build_report(hand_run(), GRID.names, workers=2)
-    store = open_storage(tmp_path / "store")
-    pool = PlotPool(str(tmp_path / "store"), "r", processes=1)
-    try:
-        pool._pool.submit(_die)
-        time.sleep(0.5)
-        files = timing_report.write_report(store, RunLayout("r"), report, render=pool.png)
-        assert pool.png(timing_report.plot_timeline, report).exception() is not None
-    finally:
-        pool.close()
-    for name in ("timeline", "distributions"):
-        assert store.get_bytes(files[name]) == figure_png(
-            getattr(timing_report, f"plot_{name}")(report)
-        )
