@@ -178,6 +178,17 @@ def render(out: Path, quick: bool, walls: dict[str, float]) -> str:
             f"in between, {p['after_last_end_s']:.1f} s after the last (timing tables, "
             "report, plots, summary).",
             "",
+            "No run can take less wall than the physical limit, so (b) cannot go below "
+            "physical limit / plain wall = "
+            f"{1 / p['plain_over_physical']:.3f} in this run, even with no overhead at all; "
+            f"(b) <= {GOAL_B} needs the plain script at least {1 / GOAL_B:.3f}x the "
+            "physical limit. And (a) <= "
+            f"{GOAL_A} leaves {GOAL_A - 1:.0%} of the fit+predict CPU "
+            f"({(GOAL_A - 1) * p['fit_predict_cpu_s']:.1f} CPU-s here) for everything else "
+            "on the same cores: here, beside the fits, "
+            f"{pipeline_cpu - p['fit_predict_cpu_s']:.1f} CPU-s (workers' I/O, starts and "
+            "plots; orchestrator; Prefect server) and the idle head and tail.",
+            "",
         ]
     if c:
         details += [
