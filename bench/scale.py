@@ -152,14 +152,14 @@ def persisted_completions(flow_run_id: Any, expected: int, settle_s: float = 60.
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 
+    wanted = EventFilter(  # up to now: every event of the run occurred before this call
+        event=EventNameFilter(name=["prefect.task-run.Completed"]),
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+    )
     started = time.monotonic()
     last, stable_since = -1, started
     with get_client(sync_client=True) as client:
         while True:
-            wanted = EventFilter(
-                event=EventNameFilter(name=["prefect.task-run.Completed"]),
-                related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
-            )
             total = client.read_events(filter=wanted, limit=1).total
             now = time.monotonic()
             if total != last:
